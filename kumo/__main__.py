@@ -1,0 +1,3 @@
+from kumo.cli import main
+
+raise SystemExit(main())

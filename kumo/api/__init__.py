@@ -1,0 +1,1 @@
+"""The HTTP layer shared by every service: routing, bodies, errors, request ids."""

@@ -1,0 +1,3 @@
+"""Every table, imported in one place for Alembic and for tests."""
+
+from kumo.identity import models as identity  # noqa: F401
