@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install Kumo into ./.venv (and, as root, the Debian packages its local backend uses).
+# Usage: scripts/setup.sh [run|test]   — "test" adds what the tests need.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want=${1:-run}
+PYTHON=${PYTHON:-python3}
+
+debian_packages=(nftables iproute2)
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    missing=()
+    for pkg in "${debian_packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "setup: installing Debian packages: ${missing[*]}"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+extras=""
+[ "$want" = test ] && extras="[test]"
+stamp=".venv/.installed-$want-$(sha1sum pyproject.toml | cut -c1-12)"
+if [ ! -e "$stamp" ]; then
+    echo "setup: installing Kumo${extras:+ with test extras} into .venv"
+    .venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
+    touch "$stamp"
+fi
