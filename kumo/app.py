@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount, Router as StarletteRouter
 
-from kumo import __version__
+from kumo import __version__, backends
 from kumo.api import errors as error_dialects
 from kumo.api.middleware import RequestIdMiddleware
 from kumo.api.routing import Router, error_response
@@ -18,6 +18,7 @@ from kumo.config import Settings
 from kumo.db import Database
 from kumo.errors import MethodNotAllowed, NotFound
 from kumo.identity.core import Identity
+from kumo.workers import InProcessQueue
 
 log = logging.getLogger("kumo")
 
@@ -31,7 +32,8 @@ class Cloud:
         self.db = Database(settings.database)
         self.identity = Identity(settings, self.db)
         self.first_start_credentials = None
-        self.backend = None
+        self.backend = backends.detect(settings.backend)
+        self.workers = InProcessQueue()
 
     def setup(self) -> None:
         """Migrate the schema, load keys, bootstrap on first start, register the catalog."""
@@ -46,8 +48,13 @@ class Cloud:
                 catalog.register(db, type=service.type, name=service.name,
                                  url=self.settings.base_url + service.prefix + service.catalog_suffix,
                                  region=self.settings.region, description=service.description)
+        for service in services():
+            if service.on_start:
+                service.on_start(self)
+        self.workers.start()
 
     def close(self) -> None:
+        self.workers.stop()
         self.db.dispose()
 
 

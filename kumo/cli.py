@@ -31,7 +31,7 @@ def cmd_serve(args) -> int:
 
     import uvicorn
 
-    from kumo import backends, clouds
+    from kumo import clouds
     from kumo.app import Cloud, build_app
     from kumo.logs import setup_logging
 
@@ -42,8 +42,7 @@ def cmd_serve(args) -> int:
     creds = cloud.first_start_credentials
     clouds_file = clouds.write(settings, creds.admin_password if creds else None,
                                creds.demo_password if creds else None)
-    backend = backends.detect(settings.backend)
-    cloud.backend = backend
+    backend = cloud.backend
     (settings.data_dir / "kumo.pid").write_text(f"{os.getpid()}\n{settings.port}\n")
     print(f"Kumo {__version__} serving on {settings.base_url}", flush=True)
     print(f"  backend:     {backend.name} ({backend.reason})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from kumo.api.routing import Router
 
@@ -16,3 +17,5 @@ class ServiceInfo:
     description: str
     # path appended to the catalog URL, e.g. "/v2.1" for compute or "/v3/$(project_id)s" for block storage
     catalog_suffix: str = ""
+    # called once at start with the Cloud: build drivers, register worker topics, resume unfinished work
+    on_start: Callable[[Any], None] | None = None

@@ -25,6 +25,14 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict: sa.JSON, list: sa.JSON}
 
 
+def after_commit(session: Session, action) -> None:
+    """Run ``action()`` once ``session``'s transaction has committed (never if it rolls back).
+
+    This is where side effects outside the database start: messages to workers, data-plane
+    changes. Validation and database writes stay inside the transaction (precommit)."""
+    session.info.setdefault("after_commit", []).append(action)
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -76,11 +84,14 @@ class Database:
                     session.commit()
                 else:
                     session.rollback()
+                for action in session.info.pop("after_commit", []):
+                    action()
             except sa.exc.IntegrityError as exc:
                 session.rollback()
                 raise Conflict(f"Conflict occurred attempting to store the resource: {_short(exc)}") from exc
             except BaseException:
                 session.rollback()
+                session.info.pop("after_commit", None)
                 raise
 
     def upgrade(self) -> None:

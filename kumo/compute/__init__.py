@@ -1,0 +1,1 @@
+"""Compute: Nova v2.1."""

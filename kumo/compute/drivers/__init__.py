@@ -1,0 +1,1 @@
+"""Compute drivers: the one interface (``kumo.compute.driver.ComputeDriver``) and its backends."""

@@ -1,0 +1,91 @@
+"""Quotas shared by every service: limits per project and resource, usage counted in the same transaction.
+
+``reserve`` locks the project's usage row (``SELECT … FOR UPDATE``; on SQLite the
+write transaction already holds the database lock), checks the limit and adds
+the amount, all inside the transaction that creates the resource, so concurrent
+creates can never exceed a quota together. ``release`` gives back on delete.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from kumo.db import Base
+from kumo.errors import KumoError
+
+UNLIMITED = -1
+
+
+class QuotaLimit(Base):
+    __tablename__ = "quota_limits"
+    project_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # "" holds the defaults
+    resource: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # e.g. compute.instances
+    hard_limit: Mapped[int]
+
+
+class QuotaUsage(Base):
+    __tablename__ = "quota_usages"
+    project_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    in_use: Mapped[int] = mapped_column(default=0)
+
+
+class OverQuota(KumoError):
+    status = 403  # Nova and Cinder say 403 (Neutron overrides to 409 with kind OverQuota)
+    title = "Forbidden"
+    kind = "OverQuota"
+
+    def __init__(self, resource: str, requested: int, in_use: int, limit: int):
+        self.resource, self.requested, self.in_use, self.limit = resource, requested, in_use, limit
+        super().__init__(f"Quota exceeded for resources: ['{resource.split('.', 1)[-1]}']"
+                         f" (requested {requested}, in use {in_use}, limit {limit}).")
+
+
+def limit(db: Session, project_id: str, resource: str, defaults: dict[str, int]) -> int:
+    row = db.get(QuotaLimit, (project_id, resource)) or db.get(QuotaLimit, ("", resource))
+    return row.hard_limit if row else defaults.get(resource, UNLIMITED)
+
+
+def usage(db: Session, project_id: str, resource: str) -> int:
+    row = db.get(QuotaUsage, (project_id, resource))
+    return row.in_use if row else 0
+
+
+def set_limit(db: Session, project_id: str, resource: str, hard_limit: int) -> None:
+    row = db.get(QuotaLimit, (project_id, resource))
+    if row is None:
+        db.add(QuotaLimit(project_id=project_id, resource=resource, hard_limit=hard_limit))
+    else:
+        row.hard_limit = hard_limit
+    db.flush()
+
+
+def reset_limits(db: Session, project_id: str, resources=None) -> None:
+    query = sa.delete(QuotaLimit).where(QuotaLimit.project_id == project_id)
+    if resources:
+        query = query.where(QuotaLimit.resource.in_(list(resources)))
+    db.execute(query)
+
+
+def reserve(db: Session, project_id: str, amounts: dict[str, int], defaults: dict[str, int]) -> None:
+    """Add ``amounts`` to the project's usage, or raise OverQuota leaving usage untouched."""
+    rows = {}
+    for resource in sorted(amounts):  # a fixed order, so two writers never lock in opposite orders
+        row = db.get(QuotaUsage, (project_id, resource), with_for_update=True)
+        if row is None:
+            row = QuotaUsage(project_id=project_id, resource=resource, in_use=0)
+            db.add(row)
+            db.flush()
+        rows[resource] = row
+    for resource, amount in amounts.items():
+        hard = limit(db, project_id, resource, defaults)
+        if amount > 0 and hard != UNLIMITED and rows[resource].in_use + amount > hard:
+            raise OverQuota(resource, amount, rows[resource].in_use, hard)
+    for resource, amount in amounts.items():
+        rows[resource].in_use = max(rows[resource].in_use + amount, 0)
+    db.flush()
+
+
+def release(db: Session, project_id: str, amounts: dict[str, int]) -> None:
+    reserve(db, project_id, {k: -v for k, v in amounts.items()}, {})
