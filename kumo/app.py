@@ -59,7 +59,7 @@ class Cloud:
 
 
 # Each OpenStack service is a package whose ``http`` module declares ``SERVICE``.
-SERVICE_MODULES = ["kumo.identity.http"]
+SERVICE_MODULES = ["kumo.identity.http", "kumo.network.http"]
 
 
 def services() -> list[ServiceInfo]:

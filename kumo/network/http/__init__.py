@@ -1,0 +1,17 @@
+"""Neutron v2.0 over HTTP, mounted at ``/network``."""
+
+from kumo.api.service import ServiceInfo
+from kumo.network.http import (floating_ips, networks, ports, routers, security_groups, subnetpools,  # noqa: F401
+                               subnets, versions)
+from kumo.network.http.common import router
+
+
+def on_start(cloud) -> None:
+    from kumo.network import bootstrap
+
+    with cloud.db.session() as db:
+        bootstrap.run(db)
+
+
+SERVICE = ServiceInfo(type="network", name="neutron", prefix="/network", router=router,
+                      description="Kumo networking (Neutron v2.0)", on_start=on_start)

@@ -1,0 +1,188 @@
+"""What every Neutron handler shares: the router, list semantics (filters, fields, sorting,
+pagination with links), standard attributes, and scoping to the caller's project."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+
+from kumo.api import errors
+from kumo.api.routing import Call, Reply, Router
+from kumo.context import Context
+from kumo.db import pagination
+from kumo.db.filters import as_bool
+from kumo.errors import BadRequest
+
+router = Router(errors.neutron)
+
+RESERVED_QUERY = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse", "tags", "tags-any",
+                  "not-tags", "not-tags-any"}
+
+
+def isotime(dt: datetime | None) -> str | None:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
+
+
+def standard(row) -> dict:
+    return {"description": row.description or "", "tags": list(row.tags or []),
+            "created_at": isotime(row.created_at), "updated_at": isotime(row.updated_at),
+            "revision_number": row.revision_number, "project_id": row.project_id, "tenant_id": row.project_id}
+
+
+def touch(row) -> None:
+    """Record an update: a new revision number and updated_at."""
+    from kumo.db import utcnow
+    row.revision_number = (row.revision_number or 0) + 1
+    row.updated_at = utcnow()
+
+
+def owner_for_create(call: Call, body: dict) -> str:
+    """The project a new resource belongs to: the caller's, or another one when an admin says so."""
+    ctx = call.ctx
+    asked = body.get("project_id") or body.get("tenant_id")
+    if body.get("project_id") and body.get("tenant_id") and body["project_id"] != body["tenant_id"]:
+        raise BadRequest("Invalid input for operation: project_id and tenant_id do not match.")
+    if asked and asked != ctx.project_id and not ctx.is_admin:
+        from kumo.errors import Forbidden
+        raise Forbidden("Only admins may create resources for other projects.", kind="HTTPForbidden")
+    return asked or ctx.project_id or ""
+
+
+def scope(query: sa.Select, model, ctx: Context, *extra_visible) -> sa.Select:
+    """Limit a query to what the caller may see: everything for admins, else its project (plus ``extra``)."""
+    if ctx.is_admin:
+        return query
+    return query.where(sa.or_(model.project_id == (ctx.project_id or ""), *extra_visible))
+
+
+def _coerce(column, value: str):
+    python_type = getattr(column.type, "python_type", str)
+    if python_type is bool:
+        return as_bool(value)
+    if python_type is int:
+        try:
+            return int(value)
+        except ValueError:
+            raise BadRequest(f"Invalid input for filter: {value!r} is not an integer.") from None
+    return value
+
+
+def apply_filters(call: Call, query: sa.Select, columns: dict) -> sa.Select:
+    """``?key=value`` (repeated keys mean any of) on the filterable ``columns``; unknown keys are ignored."""
+    for key in set(call.query.keys()) - RESERVED_QUERY:
+        column = columns.get(key)
+        if column is None:
+            continue
+        values = call.query.getlist(key)
+        if key == "tenant_id" and "project_id" in columns:
+            column = columns["project_id"]
+        coerced = [_coerce(column, v) for v in values]
+        query = query.where(column.in_(coerced) if len(coerced) > 1 else column == coerced[0])
+    return query
+
+
+def tag_filter(call: Call, rows: list) -> list:
+    wanted = {key: set(call.query.get(key).split(",")) for key in ("tags", "tags-any", "not-tags", "not-tags-any")
+              if call.query.get(key)}
+    if not wanted:
+        return rows
+    kept = []
+    for row in rows:
+        have = set(row.tags or [])
+        if "tags" in wanted and not wanted["tags"] <= have:
+            continue
+        if "tags-any" in wanted and not wanted["tags-any"] & have:
+            continue
+        if "not-tags" in wanted and wanted["not-tags"] <= have:
+            continue
+        if "not-tags-any" in wanted and wanted["not-tags-any"] & have:
+            continue
+        kept.append(row)
+    return kept
+
+
+def fields(call: Call, body: dict) -> dict:
+    wanted = [f for value in call.query.getlist("fields") for f in value.split(",") if f]
+    return {k: v for k, v in body.items() if k in wanted} if wanted else body
+
+
+def listing(call: Call, query: sa.Select, model, columns: dict, render, collection: str, default_sort="id"):
+    """A Neutron collection: filters, tags, sorting, pagination (with ``<collection>_links``), fields."""
+    query = apply_filters(call, query, columns)
+    keys = call.query.getlist("sort_key")
+    dirs = call.query.getlist("sort_dir")
+    if dirs and len(dirs) != len(keys):
+        raise BadRequest("The number of sort_keys and sort_dirs must be same.")
+    sort = pagination.parse_sort(list(zip(keys, dirs or ["asc"] * len(keys))), columns, [(default_sort, "asc")])
+    limit = pagination.parse_limit(call.query.get("limit"))
+    if limit == 0:
+        limit = None
+    reverse = as_bool(call.query.get("page_reverse", "false"))
+    if reverse:
+        sort = [(key, not desc) for key, desc in sort]
+    marker = call.query.get("marker")
+    rows = pagination.paginate(call.db, query, model, columns, sort, limit=limit, marker=marker)
+    if reverse:
+        rows.reverse()
+    rows = tag_filter(call, rows)
+    bodies = render(call, rows)
+    result = {collection: [fields(call, b) for b in bodies]}
+    if limit is not None:
+        links = []
+        base = {k: v for k, v in call.query.multi_items() if k not in ("marker", "page_reverse")}
+        if len(rows) >= limit and rows:
+            links.append({"rel": "next", "href": _href(call, base, rows[-1].id, reverse)})
+        if marker or reverse:
+            if rows:
+                links.append({"rel": "previous", "href": _href(call, base, rows[0].id, not reverse)})
+        result[f"{collection}_links"] = links
+    return result
+
+
+def _href(call: Call, base: dict, marker: str, reverse: bool) -> str:
+    params = dict(base, marker=marker)
+    if reverse:
+        params["page_reverse"] = "True"
+    return call.url.split("?", 1)[0] + "?" + urlencode(params)
+
+
+def created(body: dict) -> Reply:
+    return Reply(body, status=201)
+
+
+def deleted() -> Reply:
+    return Reply(None, status=204)
+
+
+def bulk_or_single(call: Call, singular: str, plural: str, create_one):
+    """``{singular: {...}}`` creates one; ``{plural: [...]}`` creates all or none (one transaction)."""
+    body = call.body
+    if not isinstance(body, dict):
+        raise BadRequest("Resource body required.")
+    if plural in body:
+        items = body[plural]
+        if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+            raise BadRequest(f"Invalid input: '{plural}' must be a non-empty list of objects.")
+        return created({plural: [create_one(item) for item in items]})
+    item = body.get(singular)
+    if not isinstance(item, dict):
+        raise BadRequest(f"Resource body required: '{singular}' object expected.")
+    return created({singular: create_one(item)})
+
+
+def body_for_update(call: Call, singular: str) -> dict:
+    body = call.body
+    if not isinstance(body, dict) or not isinstance(body.get(singular), dict):
+        raise BadRequest(f"Resource body required: '{singular}' object expected.")
+    return body[singular]
+
+
+def check_keys(item: dict, allowed: set[str], read_only: set[str] = frozenset()) -> None:
+    """Neutron answers unknown or read-only attributes with 400."""
+    for key in item:
+        if key in read_only:
+            raise BadRequest(f"Cannot update read-only attribute {key}")
+        if key not in allowed:
+            raise BadRequest(f"Unrecognized attribute(s) '{key}'")

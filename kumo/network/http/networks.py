@@ -1,0 +1,121 @@
+"""``/v2.0/networks``."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from kumo.api.routing import Call
+from kumo.errors import BadRequest
+from kumo.network import networks
+from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, listing,
+                                      owner_for_create, router, scope, standard, touch)
+from kumo.network.models import Network, Subnet
+from kumo.network.policies import policy
+
+COLUMNS = {"id": Network.id, "name": Network.name, "admin_state_up": Network.admin_state_up,
+           "status": Network.status, "shared": Network.shared, "router:external": Network.external,
+           "project_id": Network.project_id, "tenant_id": Network.project_id, "mtu": Network.mtu,
+           "provider:network_type": Network.network_type, "provider:physical_network": Network.physical_network,
+           "provider:segmentation_id": Network.segmentation_id, "description": Network.description,
+           "port_security_enabled": Network.port_security_enabled, "is_default": Network.is_default,
+           "created_at": Network.created_at, "updated_at": Network.updated_at,
+           "revision_number": Network.revision_number}
+ADMIN_ONLY = {"shared", "router:external", "provider:network_type", "provider:physical_network",
+              "provider:segmentation_id", "is_default"}
+WRITABLE = {"name", "admin_state_up", "shared", "router:external", "mtu", "port_security_enabled", "description",
+            "provider:network_type", "provider:physical_network", "provider:segmentation_id",
+            "availability_zone_hints", "project_id", "tenant_id", "is_default", "tags", "dns_domain"}
+
+
+def render_many(call: Call, rows: list[Network]) -> list[dict]:
+    ids = [n.id for n in rows]
+    subnets: dict[str, list[str]] = {i: [] for i in ids}
+    if ids:
+        for network_id, subnet_id in call.db.execute(sa.select(Subnet.network_id, Subnet.id)
+                                                     .where(Subnet.network_id.in_(ids)).order_by(Subnet.id)):
+            subnets[network_id].append(subnet_id)
+    admin = call.ctx.is_admin
+    bodies = []
+    for n in rows:
+        body = {"id": n.id, "name": n.name, "admin_state_up": n.admin_state_up, "status": n.status,
+                "subnets": subnets[n.id], "shared": n.shared, "router:external": n.external, "mtu": n.mtu,
+                "port_security_enabled": n.port_security_enabled, "availability_zone_hints": n.availability_zone_hints,
+                "availability_zones": ["nova"], "ipv4_address_scope": None, "ipv6_address_scope": None,
+                "l2_adjacency": True, "is_default": n.is_default, **standard(n)}
+        if admin:
+            body.update({"provider:network_type": n.network_type, "provider:physical_network": n.physical_network,
+                         "provider:segmentation_id": n.segmentation_id})
+        bodies.append(body)
+    return bodies
+
+
+def render(call: Call, network: Network) -> dict:
+    return render_many(call, [network])[0]
+
+
+def _bool(item: dict, key: str, default):
+    value = item.get(key, default)
+    if value is not default and not isinstance(value, bool):
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        raise BadRequest(f"Invalid input for {key}. Reason: '{value}' is not a valid boolean value.",
+                         kind="InvalidInput")
+    return value
+
+
+@router.post("/v2.0/networks")
+def create_network(call: Call):
+    def create_one(item: dict) -> dict:
+        check_keys(item, WRITABLE)
+        policy.enforce(call.ctx, "create")
+        if ADMIN_ONLY & set(item) and not call.ctx.is_admin and any(item.get(k) for k in ADMIN_ONLY):
+            policy.enforce(call.ctx, "admin_only")
+        network = networks.create(
+            call.db, project_id=owner_for_create(call, item), name=item.get("name") or "",
+            admin_state_up=_bool(item, "admin_state_up", True), shared=_bool(item, "shared", False),
+            external=_bool(item, "router:external", False), mtu=item.get("mtu"),
+            port_security_enabled=_bool(item, "port_security_enabled", True),
+            network_type=item.get("provider:network_type"), physical_network=item.get("provider:physical_network"),
+            segmentation_id=item.get("provider:segmentation_id"), description=item.get("description") or "",
+            availability_zone_hints=item.get("availability_zone_hints") or [],
+            is_default=_bool(item, "is_default", False))
+        if item.get("tags"):
+            network.tags = list(item["tags"])
+        return render(call, network)
+    return bulk_or_single(call, "network", "networks", create_one)
+
+
+@router.get("/v2.0/networks")
+def list_networks(call: Call):
+    query = scope(sa.select(Network), Network, call.ctx, Network.shared.is_(True), Network.external.is_(True))
+    return listing(call, query, Network, COLUMNS, render_many, "networks")
+
+
+@router.get("/v2.0/networks/{network_id}")
+def show_network(call: Call):
+    return {"network": fields(call, render(call, networks.get(call.db, call.ctx, call.params["network_id"])))}
+
+
+@router.put("/v2.0/networks/{network_id}")
+def update_network(call: Call):
+    item = body_for_update(call, "network")
+    check_keys(item, WRITABLE - {"project_id", "tenant_id"}, read_only={"id", "status", "subnets"})
+    network = networks.get(call.db, call.ctx, call.params["network_id"])
+    policy.enforce(call.ctx, "update", {"project_id": network.project_id})
+    if ADMIN_ONLY & set(item):
+        policy.enforce(call.ctx, "admin_only")
+    changes = {k: item[k] for k in ("name", "admin_state_up", "shared", "port_security_enabled", "description",
+                                    "mtu", "is_default") if k in item}
+    if "router:external" in item:
+        changes["external"] = item["router:external"]
+    networks.update(call.db, network, changes)
+    touch(network)
+    return {"network": render(call, network)}
+
+
+@router.delete("/v2.0/networks/{network_id}")
+def delete_network(call: Call):
+    network = networks.get(call.db, call.ctx, call.params["network_id"])
+    policy.enforce(call.ctx, "delete", {"project_id": network.project_id})
+    networks.delete(call.db, network)
+    return deleted()

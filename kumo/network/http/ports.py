@@ -1,0 +1,122 @@
+"""``/v2.0/ports``."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from kumo.api.routing import Call
+from kumo.errors import BadRequest
+from kumo.network import ipam, networks, ports
+from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, listing,
+                                      owner_for_create, router, scope, standard, touch)
+from kumo.network.models import IPAllocation, Port
+from kumo.network.policies import policy
+
+COLUMNS = {"id": Port.id, "name": Port.name, "network_id": Port.network_id, "mac_address": Port.mac_address,
+           "admin_state_up": Port.admin_state_up, "status": Port.status, "device_id": Port.device_id,
+           "device_owner": Port.device_owner, "project_id": Port.project_id, "tenant_id": Port.project_id,
+           "port_security_enabled": Port.port_security_enabled, "binding:host_id": Port.binding_host_id,
+           "binding:vnic_type": Port.binding_vnic_type, "description": Port.description,
+           "created_at": Port.created_at, "updated_at": Port.updated_at, "revision_number": Port.revision_number}
+WRITABLE = {"name", "network_id", "mac_address", "fixed_ips", "admin_state_up", "device_id", "device_owner",
+            "security_groups", "port_security_enabled", "allowed_address_pairs", "description", "project_id",
+            "tenant_id", "binding:host_id", "binding:vnic_type", "binding:profile", "extra_dhcp_opts", "tags",
+            "dns_name", "qos_policy_id", "propagate_uplink_status"}
+BINDING = {"binding:host_id", "binding:profile"}
+
+
+def render_many(call: Call, rows: list[Port]) -> list[dict]:
+    ips = ipam.fixed_ips_by_port(call.db, [p.id for p in rows])
+    admin = call.ctx.is_admin
+    bodies = []
+    for p in rows:
+        body = {"id": p.id, "name": p.name, "network_id": p.network_id, "mac_address": p.mac_address,
+                "admin_state_up": p.admin_state_up, "status": p.status, "device_id": p.device_id,
+                "device_owner": p.device_owner, "fixed_ips": ips[p.id], "security_groups": list(p.security_group_ids),
+                "port_security_enabled": p.port_security_enabled,
+                "allowed_address_pairs": list(p.allowed_address_pairs), "extra_dhcp_opts": list(p.extra_dhcp_opts),
+                "binding:vnic_type": p.binding_vnic_type, "dns_name": "", "qos_policy_id": None,
+                "propagate_uplink_status": False, **standard(p)}
+        if admin:
+            body.update({"binding:host_id": p.binding_host_id, "binding:profile": p.binding_profile,
+                         "binding:vif_type": p.binding_vif_type, "binding:vif_details": p.binding_vif_details})
+        bodies.append(body)
+    return bodies
+
+
+def render(call: Call, port: Port) -> dict:
+    return render_many(call, [port])[0]
+
+
+def _fixed_ips_filter(call: Call, query):
+    for value in call.query.getlist("fixed_ips"):
+        key, _, wanted = value.partition("=")
+        column = {"ip_address": IPAllocation.ip_address, "subnet_id": IPAllocation.subnet_id}.get(key)
+        if column is None:
+            raise BadRequest(f"Invalid fixed_ips filter: {value}.")
+        query = query.where(Port.id.in_(sa.select(IPAllocation.port_id).where(column == wanted)))
+    return query
+
+
+@router.post("/v2.0/ports")
+def create_port(call: Call):
+    def create_one(item: dict) -> dict:
+        check_keys(item, WRITABLE)
+        if "network_id" not in item:
+            raise BadRequest("Failed to parse request. Required attribute 'network_id' not specified",
+                             kind="HTTPBadRequest")
+        network = networks.get(call.db, call.ctx, item["network_id"])
+        policy.enforce(call.ctx, "create")
+        if BINDING & set(item) or "mac_address" in item and network.project_id != call.ctx.project_id:
+            policy.enforce(call.ctx, "admin_only")
+        if (item.get("device_owner") or "").startswith("network:") or item.get("fixed_ips") and \
+                network.project_id != call.ctx.project_id:
+            policy.enforce(call.ctx, "update", {"project_id": network.project_id})
+        port = ports.create(
+            call.db, call.ctx, network, project_id=owner_for_create(call, item), name=item.get("name") or "",
+            mac_address=item.get("mac_address"), fixed_ips=item.get("fixed_ips"),
+            admin_state_up=item.get("admin_state_up", True), device_id=item.get("device_id") or "",
+            device_owner=item.get("device_owner") or "", security_groups_ids=item.get("security_groups"),
+            port_security_enabled=item.get("port_security_enabled"),
+            allowed_address_pairs=item.get("allowed_address_pairs") or [],
+            description=item.get("description") or "", binding={k: v for k, v in item.items()
+                                                                if k.startswith("binding:")},
+            extra_dhcp_opts=item.get("extra_dhcp_opts") or [])
+        if item.get("tags"):
+            port.tags = list(item["tags"])
+        return render(call, port)
+    return bulk_or_single(call, "port", "ports", create_one)
+
+
+@router.get("/v2.0/ports")
+def list_ports(call: Call):
+    query = _fixed_ips_filter(call, scope(sa.select(Port), Port, call.ctx))
+    return listing(call, query, Port, COLUMNS, render_many, "ports")
+
+
+@router.get("/v2.0/ports/{port_id}")
+def show_port(call: Call):
+    return {"port": fields(call, render(call, ports.get(call.db, call.ctx, call.params["port_id"])))}
+
+
+@router.put("/v2.0/ports/{port_id}")
+def update_port(call: Call):
+    item = body_for_update(call, "port")
+    check_keys(item, WRITABLE - {"network_id", "project_id", "tenant_id"}, read_only={"id", "status"})
+    port = ports.get(call.db, call.ctx, call.params["port_id"])
+    policy.enforce(call.ctx, "update", {"project_id": port.project_id})
+    if BINDING & set(item):
+        policy.enforce(call.ctx, "admin_only")
+    ports.update(call.db, call.ctx, port, item)
+    if "tags" in item:
+        port.tags = list(item["tags"] or [])
+    touch(port)
+    return {"port": render(call, port)}
+
+
+@router.delete("/v2.0/ports/{port_id}")
+def delete_port(call: Call):
+    port = ports.get(call.db, call.ctx, call.params["port_id"])
+    policy.enforce(call.ctx, "delete", {"project_id": port.project_id})
+    ports.delete(call.db, port)
+    return deleted()
