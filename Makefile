@@ -19,7 +19,7 @@ test: setup ## install what the tests need, run them, then the interop slices CI
 unit: setup
 	.venv/bin/python -m pytest -n 2 --dist loadfile
 
-interop: setup ## run a slice of the required Tempest list: SUITE=identity|compute|image|network|volume|all
+interop: setup ## run a slice of the Tempest target lists: SUITE=identity|compute|image|network|volume|all|trunk-sfc
 	.venv/bin/python -m interop.run $(SUITE)
 
 bench: setup ## print the benchmark figures (see docs/benchmarks.md)

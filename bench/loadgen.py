@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import orjson
+import psutil
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,26 @@ def _client(req: Request, client: str, seconds: float, budget: int, go, out) -> 
              "cpu": time.process_time() - cpu0})
 
 
+def _busy() -> float:
+    """CPU seconds the whole machine has spent busy (all cores)."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0)
+
+
+def wait_quiet(max_wait: float, threshold_pct: float = 25.0) -> dict:
+    """Wait (at most ``max_wait`` s) for a second in which the machine is nearly idle: on a shared
+    box, other people's work would otherwise be measured too. Returns how long it waited and the
+    load (% of one core) of the last second."""
+    t0 = time.monotonic()
+    while True:
+        b0 = _busy()
+        time.sleep(1.0)
+        load = (_busy() - b0) * 100
+        waited = time.monotonic() - t0
+        if load < threshold_pct or waited >= max_wait:
+            return {"waited_s": round(waited, 1), "load_before_pct": round(load, 1)}
+
+
 def percentile(sorted_values: list[float], p: float) -> float:
     """Nearest-rank percentile of an ascending list."""
     if not sorted_values:
@@ -139,6 +160,7 @@ def run(req: Request, clients: int, seconds: float, max_requests: int, client: s
         proc.start()
     time.sleep(0.2)  # let every client open its connection before the start
     srv0 = server_cpu() if server_cpu else None
+    busy0 = _busy()
     go.set()
     results = []
     try:
@@ -151,6 +173,7 @@ def run(req: Request, clients: int, seconds: float, max_requests: int, client: s
                 proc.kill()
                 proc.join()
     srv1 = server_cpu() if server_cpu else None
+    busy = _busy() - busy0
     lat = sorted(x for r in results for x in r["lat"])
     wall = max(r["end"] for r in results) - min(r["start"] for r in results)
     n = len(lat)
@@ -169,6 +192,9 @@ def run(req: Request, clients: int, seconds: float, max_requests: int, client: s
     if srv0 is not None and srv1 is not None:
         res["server_cpu_ms_per_req"] = round((srv1 - srv0) / n * 1000, 3) if n else None
         res["server_cpu_pct"] = round((srv1 - srv0) / wall * 100, 1) if wall > 0 else None
+        # what else ran on the machine meanwhile (other processes: noise), in % of one core
+        res["other_cpu_pct"] = round(max(0.0, busy - (srv1 - srv0) - client_cpu) / wall * 100, 1) \
+            if wall > 0 else None
     first = [e for r in results for e in r["first_errors"]]
     if first:
         res["first_errors"] = first[:3]

@@ -59,7 +59,8 @@ class Cloud:
 
 
 # Each OpenStack service is a package whose ``http`` module declares ``SERVICE``.
-SERVICE_MODULES = ["kumo.identity.http", "kumo.network.http"]
+SERVICE_MODULES = ["kumo.identity.http", "kumo.network.http", "kumo.image.http", "kumo.volume.http",
+                   "kumo.compute.http"]
 
 
 def services() -> list[ServiceInfo]:
@@ -96,6 +97,10 @@ def build_app(cloud: Cloud) -> Starlette:
         dialect = service.router.dialect if service else error_dialects.keystone
         return error_response(MethodNotAllowed(), dialect, request.scope["state"]["request_id"])
 
+    async def not_found(request, exc):  # outside every service: Keystone's body, as at the root
+        return error_response(NotFound("The resource could not be found."), error_dialects.keystone,
+                              request.scope["state"]["request_id"])
+
     routes = [Route("/healthz", healthz)]
     for prefix, service in mounted.items():
         app = _service_router(service.router)
@@ -103,7 +108,7 @@ def build_app(cloud: Cloud) -> Starlette:
         routes.append(Mount(prefix, app=app))
     # the root answers like the identity endpoint does (version discovery), as on a DevStack
     routes.append(Route("/", _AtPath(_service_router(mounted["/identity"].router), "/")))
-    app = Starlette(routes=routes, exception_handlers={405: method_not_allowed})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed})
     app.state.cloud = cloud
     return RequestIdMiddleware(_with_state(app, cloud))
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import urllib.request
 from pathlib import Path
@@ -54,6 +55,9 @@ def cmd_serve(args) -> int:
     print(f"  export OS_CLIENT_CONFIG_FILE={clouds_file}")
     print("  OS_CLOUD=kumo-admin openstack token issue    # or OS_CLOUD=kumo for the member 'demo'", flush=True)
     app = build_app(cloud)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: with the default handler the process would
+    # die right there, skipping the cleanup below (the pid file would stay). Make it an ordinary exit instead.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
                     log_level=settings.log_level, lifespan="off", server_header=False)
@@ -64,6 +68,10 @@ def cmd_serve(args) -> int:
             pid_file.unlink()
         logging.getLogger("kumo").info("stopped")
     return 0
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(0)
 
 
 def _redact(url: str) -> str:

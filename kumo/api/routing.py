@@ -10,13 +10,14 @@ or the error in the service's dialect.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from kumo.api.errors import Dialect
@@ -53,6 +54,7 @@ class Call:
     url: str
     _token: str | None = None
     _ctx: Context | None = None
+    stream: Iterator[bytes] | None = None  # body="stream": the body's chunks, read as they are consumed
 
     @property
     def ctx(self) -> Context:
@@ -91,10 +93,14 @@ class Router:
         self.max_body = max_body
 
     def route(self, path: str, methods: list[str], *, body: str = "json", write: bool | None = None):
-        """``body``: "json" (parsed), "raw" (bytes, any media type) or "none".
-        ``write``: run in a write transaction (default: unless GET or HEAD)."""
+        """``body``: "json" (parsed), "raw" (bytes, any media type), "stream" (``call.stream``, an iterator
+        of chunks pulled from the client as the handler consumes it: any media type, no size limit; such a
+        handler runs in a read transaction and opens its own short write transactions with
+        ``call.cloud.db.session()``, since a stream may take minutes) or "none".
+        ``write``: run in a write transaction (default: unless GET or HEAD, or a stream).
+        A handler may return a ``Reply`` whose body is an iterator of bytes: it is streamed."""
         if write is None:
-            write = not set(methods) <= {"GET", "HEAD"}
+            write = body != "stream" and not set(methods) <= {"GET", "HEAD"}
 
         def register(handler: Callable[[Call], Any]):
             self.routes.append(Route(path, self._adapt(handler, body, write), methods=methods,
@@ -127,7 +133,7 @@ class Router:
             request_id = request.scope["state"]["request_id"]
             cloud = request.app.state.cloud
             try:
-                raw = await request.body()
+                raw = await request.body() if body_kind != "stream" else b""
                 limit = cloud.settings.max_request_body_size
                 if body_kind == "json" and len(raw) > limit:
                     raise PayloadTooLarge("Request is too large.")
@@ -135,7 +141,8 @@ class Router:
                 call = Call(method=request.method, path=request.url.path, params=dict(request.path_params),
                             query=request.query_params, headers=request.headers, body=parsed, raw_body=raw,
                             cloud=cloud, db=None, request_id=request_id, url=str(request.url),
-                            _token=request.headers.get("x-auth-token"))
+                            _token=request.headers.get("x-auth-token"),
+                            stream=_chunks(request) if body_kind == "stream" else None)
                 reply = await run_in_threadpool(_run, handler, call, write)
             except KumoError as err:
                 if err.status >= 500:
@@ -153,11 +160,29 @@ def _run(handler, call: Call, write: bool):
         return handler(call)
 
 
+def _chunks(request: Request) -> Iterator[bytes]:
+    """The request body, read from the event loop chunk by chunk for a handler in a worker thread."""
+    from anyio import from_thread
+
+    source = request.stream()
+
+    async def next_chunk():
+        try:
+            return await source.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    while (chunk := from_thread.run(next_chunk)) is not None:
+        if chunk:
+            yield chunk
+
+
 def _parse_json(request: Request, raw: bytes):
     if not raw.strip():
         return None
     ctype = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
     if ctype not in (JSON, "", "application/openstack-images-v2.1-json-patch",
+                     "application/openstack-images-v2.0-json-patch",
                      "application/json-patch+json") and not ctype.endswith("+json"):
         raise UnsupportedMediaType(f"Unsupported Content-Type: {ctype}")
     try:
@@ -170,6 +195,9 @@ def _render(reply, request_id: str) -> Response:
     if not isinstance(reply, Reply):
         reply = Reply(reply)
     headers = {"x-openstack-request-id": request_id, **reply.headers}
+    if isinstance(reply.body, Iterator):
+        return StreamingResponse(reply.body, status_code=reply.status, headers=headers,
+                                 media_type=reply.content_type)
     if reply.body is None:
         return Response(status_code=reply.status, headers=headers,
                         media_type=None if reply.status in (204, 304) else reply.content_type)

@@ -98,7 +98,7 @@ class Database:
         """Bring the schema to the newest migration."""
         from alembic import command
 
-        command.upgrade(alembic_config(self), "head")
+        command.upgrade(alembic_config(self), "heads")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kumo.db import utcnow
-from kumo.errors import BadRequest, NotFound, Unauthorized
+from kumo.errors import BadRequest, Unauthorized
 from kumo.identity.core import Identity, is_expired
 from kumo.identity.fernet import TokenPayload
 from kumo.identity.models import ApplicationCredential, Domain, Password, User
@@ -83,19 +83,24 @@ def _password(identity: Identity, db: Session, body: dict) -> User:
     secret = body["user"].get("password")
     if not isinstance(secret, str):
         raise BadRequest("Invalid input for field 'password': a string is required.")
-    settings = identity.settings
+    check_password(identity, db, user, secret)
+    return user
+
+
+def check_password(identity: Identity, db: Session, user: User, secret: str, allow_expired: bool = False) -> None:
+    """Prove ``secret`` is the user's password, under the lockout rules: a failure is recorded in its own
+    short write transaction (so ``db`` should be a read transaction), a success clears the failures."""
     if _locked(identity, user):
         raise Unauthorized(f"The account is locked for user: {user.id}.")
     stored = current_password(db, user.id)
     if stored is None or not identity.hasher.verify(stored.hash, secret):
         _record_failure(identity, user.id)
         raise Unauthorized()
-    if stored.expires_at is not None and is_expired(stored.expires_at) \
+    if not allow_expired and stored.expires_at is not None and is_expired(stored.expires_at) \
             and not user.options.get("ignore_password_expiry"):
         raise Unauthorized(f"The password is expired and needs to be changed for user: {user.id}.")
-    if user.failed_auth_count and settings.lockout_failure_attempts:
+    if user.failed_auth_count and identity.settings.lockout_failure_attempts:
         _reset_failures(identity, user.id)
-    return user
 
 
 def _locked(identity: Identity, user: User) -> bool:
@@ -160,10 +165,8 @@ def _token(identity: Identity, db: Session, body: dict) -> AuthResult:
     token_id = body.get("id")
     if not isinstance(token_id, str):
         raise BadRequest("Invalid input for field 'token': 'id' is a required property.")
-    try:
-        data = tokens.validate(identity, db, token_id)
-    except NotFound:
-        raise Unauthorized() from None
+    # an invalid, expired or revoked token is a 404 here, as in Keystone (Tempest expects it)
+    data = tokens.validate(identity, db, token_id)
     if data.app_cred is not None:
         raise Unauthorized("A token created with an application credential cannot be re-scoped.")
     methods = ["token"] + [m for m in data.payload.methods if m != "token"]

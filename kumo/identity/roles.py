@@ -70,6 +70,8 @@ def delete(db: Session, role_id: str) -> None:
 
 def imply(db: Session, prior_id: str, implied_id: str) -> tuple[Role, Role]:
     prior, implied = get(db, prior_id), get(db, implied_id)
+    if implied.domain_id and not prior.domain_id:
+        raise Forbidden(f"{implied.id} is a domain specific role: a global role cannot imply it.")
     if prior.id == implied.id or _reaches(db, implied.id, prior.id):
         raise Conflict("Implied roles may not form a cycle.")
     if db.get(ImpliedRole, (prior.id, implied.id)) is None:

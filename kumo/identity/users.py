@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kumo.db import filters, utcnow
-from kumo.errors import BadRequest, Conflict, Unauthorized
-from kumo.identity import revocations
+from kumo.errors import BadRequest, Conflict
+from kumo.identity import authn, revocations
 from kumo.identity.authn import current_password
 from kumo.identity.core import Identity, get_or_404
 from kumo.identity.models import (ApplicationCredential, Assignment, Domain, Membership, Password, Project,
@@ -32,7 +32,8 @@ def list_(db: Session, query_filters: dict, group_id: str | None = None) -> list
 
 def create(identity: Identity, db: Session, *, name: str, domain_id: str, password: str | None = None,
            enabled: bool = True, default_project_id: str | None = None, description: str = "",
-           options=None, extra=None) -> User:
+           options=None, extra=None, check_rules: bool = True) -> User:
+    """``check_rules=False`` skips the complexity rule (bootstrap's generated passwords cannot foresee it)."""
     get_or_404(db, Domain, domain_id, "domain")
     if default_project_id:
         get_or_404(db, Project, default_project_id, "project")
@@ -44,7 +45,7 @@ def create(identity: Identity, db: Session, *, name: str, domain_id: str, passwo
     db.add(user)
     db.flush()
     if password is not None:
-        _set_password(identity, db, user, password, self_service=False)
+        _set_password(identity, db, user, password, self_service=False, check_rules=check_rules)
     return user
 
 
@@ -92,34 +93,50 @@ def delete(db: Session, user_id: str) -> None:
 
 
 def change_own_password(identity: Identity, db: Session, user_id: str, original: str, new: str) -> None:
-    """Self-service change: proves the original password, then applies every compliance rule."""
-    user = get(db, user_id)
-    stored = current_password(db, user.id)
-    if stored is None or not identity.hasher.verify(stored.hash, original):
-        raise Unauthorized()
-    days = identity.settings.minimum_password_age
-    if days and stored.self_service and not user.options.get("ignore_password_expiry") \
-            and stored.created_at + timedelta(days=days) > utcnow():
-        raise BadRequest(f"Cannot change password before minimum age {days} days is reached.")
-    _set_password(identity, db, user, new, self_service=True)
-    revocations.revoke(db, user_id=user.id)
+    """Self-service change: proves the original password as a login does (an unknown or disabled user, a
+    locked account or a wrong password is a 401, and counts towards lockout), then applies every rule.
+
+    ``db`` is a read transaction, as for issuing tokens; the change is made in a write transaction of its own.
+    """
+    user = authn.lookup_user(db, {"id": user_id})
+    authn.check_password(identity, db, user, original, allow_expired=True)
+    if user.options.get("lock_password"):
+        raise BadRequest("You cannot change your password at this time due to password policy disallowing"
+                         " password changes. Please contact your administrator to reset your password.")
+    with identity.db.session() as write:
+        user = get(write, user_id)
+        stored = current_password(write, user.id)
+        days = identity.settings.minimum_password_age
+        if days and stored is not None and stored.self_service \
+                and not user.options.get("ignore_password_expiry"):
+            min_age = stored.created_at + timedelta(days=days)
+            if utcnow() < min_age:
+                raise BadRequest(
+                    "You cannot change your password at this time due to the minimum password age. Once you"
+                    f" change your password, it must be used for {days} day(s) before it can be changed."
+                    f" Please try again in {(min_age - utcnow()).days} day(s) or contact your administrator"
+                    " to reset your password.")
+        _set_password(identity, write, user, new, self_service=True)
+        revocations.revoke(write, user_id=user.id)
 
 
-def _set_password(identity: Identity, db: Session, user: User, password: str, self_service: bool) -> None:
+def _set_password(identity: Identity, db: Session, user: User, password: str, self_service: bool,
+                  check_rules: bool = True) -> None:
+    """The complexity rule applies to every change, the history only to the user's own (as in Keystone:
+    an administrator may reset a password to any value)."""
     settings = identity.settings
     if not isinstance(password, str) or not password:
         raise BadRequest("Invalid input for field 'password': a non-empty string is required.")
-    if settings.password_regex and not re.match(settings.password_regex, password):
+    if check_rules and settings.password_regex and not re.match(settings.password_regex, password):
         detail = settings.password_regex_description or "it does not match the required pattern"
-        raise BadRequest(f"Password validation error: The password does not meet the requirements: {detail}.")
+        raise BadRequest(f"The password does not match the requirements: {detail}.")
     keep = settings.unique_last_password_count
-    if keep > 0:
+    if keep > 0 and self_service:
         recent = db.scalars(sa.select(Password).where(Password.user_id == user.id)
                             .order_by(Password.id.desc()).limit(keep))
         if any(identity.hasher.verify(p.hash, password) for p in recent):
-            raise BadRequest("Password validation error: The new password cannot be identical to a previous"
-                             f" password. The total number which includes the new password that must be"
-                             f" unique is {keep}.")
+            raise BadRequest("The new password cannot be identical to a previous password. The total number"
+                             f" which includes the new password must be unique is {keep}.")
     expires = None
     if settings.password_expires_days and not user.options.get("ignore_password_expiry"):
         expires = utcnow() + timedelta(days=settings.password_expires_days)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kumo.api import validation
 from kumo.api.routing import Call, Reply
-from kumo.errors import BadRequest, NotFound
+from kumo.errors import BadRequest, Forbidden, NotFound
 from kumo.identity import assignments, tokens, users
 from kumo.identity.http import render
 from kumo.identity.http.common import collection_links, isotime, link, router
@@ -97,8 +97,10 @@ def revoke_token(call: Call):
 @router.get("/v3/auth/catalog")
 def auth_catalog(call: Call):
     policy.enforce(call.ctx, "identity:get_auth_catalog")
+    if not call.ctx.project_id:  # as Keystone: only a project-scoped token has a catalog to show here
+        raise Forbidden("A project-scoped token is required to produce a service catalog.")
     data = tokens.validate(call.cloud.identity, call.db, call._token)
-    return {"catalog": data.catalog, "links": collection_links(call)}
+    return {"catalog": data.catalog, "links": link(call, "auth/catalog")}
 
 
 @router.get("/v3/auth/projects")

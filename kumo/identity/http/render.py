@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from kumo.api.routing import Call
+from kumo.identity.assignments import Listed
 from kumo.identity.core import DEFAULT_DOMAIN_ID
-from kumo.identity.http.common import isotime, link
-from kumo.identity.models import ApplicationCredential, Domain, Group, Project, Role, User
+from kumo.identity.http.common import base, isotime, link
+from kumo.identity.models import (ApplicationCredential, Domain, Endpoint, Group, Project, Region, Role, Service,
+                                  User)
 
 
 def domain(call: Call, d: Domain) -> dict:
@@ -50,7 +52,9 @@ def role_ref(call: Call, r: Role) -> dict:
 
 def app_credential(call: Call, c: ApplicationCredential, roles: list[Role], access_rules: list[dict]) -> dict:
     return {"id": c.id, "name": c.name, "description": c.description or None, "user_id": c.user_id,
-            "project_id": c.project_id, "system": c.system, "expires_at": isotime(c.expires_at),
+            "project_id": c.project_id, "system": c.system,
+            # echoed as given, without a zone (Keystone's form; Tempest compares it to datetime.isoformat())
+            "expires_at": c.expires_at.isoformat() if c.expires_at else None,
             "unrestricted": c.unrestricted, "roles": [{"id": r.id, "name": r.name, "domain_id": r.domain_id or None}
                                                       for r in roles],
             "access_rules": access_rules,
@@ -59,3 +63,56 @@ def app_credential(call: Call, c: ApplicationCredential, roles: list[Role], acce
 
 def domain_ref(d: Domain | None, domain_id: str = DEFAULT_DOMAIN_ID) -> dict:
     return {"id": d.id, "name": d.name} if d else {"id": domain_id, "name": None}
+
+
+def region(call: Call, r: Region) -> dict:
+    return {"id": r.id, "description": r.description, "parent_region_id": r.parent_region_id,
+            "links": link(call, f"regions/{r.id}"), **(r.extra or {})}
+
+
+def service(call: Call, s: Service) -> dict:
+    return {"id": s.id, "type": s.type, "name": s.name, "description": s.description, "enabled": s.enabled,
+            "links": link(call, f"services/{s.id}"), **(s.extra or {})}
+
+
+def endpoint(call: Call, e: Endpoint) -> dict:
+    return {"id": e.id, "service_id": e.service_id, "interface": e.interface, "region_id": e.region_id,
+            "region": e.region_id, "url": e.url, "enabled": e.enabled, "links": link(call, f"endpoints/{e.id}"),
+            **(e.extra or {})}
+
+
+def role_assignment(call: Call, a: Listed) -> dict:
+    """One entry of ``/v3/role_assignments``; its ``assignment`` link is the grant that gives it (for an
+    effective entry: the group's, the inheriting target's, or the prior role's grant), as Keystone builds it."""
+    names = a.names or {}
+
+    def entity(kind: str, ident: str) -> dict:
+        return names.get(kind) or {"id": ident}
+
+    root = base(call)
+    links: dict = {}
+    if a.project_id:
+        scope = {"project": entity("project", a.project_id)}
+        path = f"/domains/{a.via_domain}" if a.via_domain else f"/projects/{a.via_project or a.project_id}"
+    elif a.domain_id:
+        scope, path = {"domain": entity("domain", a.domain_id)}, f"/domains/{a.domain_id}"
+    else:
+        scope, path = {"system": {"all": True}}, "/system"
+    body = {"links": links, "scope": scope}
+    if a.user_id:
+        body["user"] = entity("user", a.user_id)
+        if a.via_group:
+            links["membership"] = f"{root}/groups/{a.via_group}/users/{a.user_id}"
+        path += f"/groups/{a.via_group}" if a.via_group else f"/users/{a.user_id}"
+    else:
+        body["group"] = entity("group", a.group_id)
+        path += f"/groups/{a.group_id}"
+    body["role"] = entity("role", a.role_id)
+    path += f"/roles/{a.via_role or a.role_id}"
+    if a.inherited or a.via_domain or a.via_project:
+        scope["OS-INHERIT:inherited_to"] = "projects"
+        path = f"/OS-INHERIT{path}/inherited_to_projects"
+    links["assignment"] = root + path
+    if a.via_role:  # Keystone's own form: the implied role first
+        links["prior_role"] = f"{root}/prior_role/{a.role_id}/implies/{a.via_role}"
+    return body

@@ -103,9 +103,10 @@ def list_user_projects(call: Call):
     return {"projects": [render.project(call, p) for p in found], "links": collection_links(call)}
 
 
-@router.post("/v3/users/{user_id}/password")
+@router.post("/v3/users/{user_id}/password", write=False)
 def change_password(call: Call):
-    """Self-service: the original password is the credential (Keystone needs no token here)."""
+    """Self-service: the original password is the credential (Keystone needs no token here). Like a login,
+    it runs in a read transaction (a failure is recorded for lockout); the change makes its own."""
     body = v.check(call.body, CHANGE_PASSWORD)["user"]
     users.change_own_password(call.cloud.identity, call.db, call.params["user_id"],
                               body["original_password"], body["password"])

@@ -60,7 +60,7 @@ def create_group(call: Call):
     return bulk_or_single(call, "security_group", "security_groups", create_one)
 
 
-@router.get("/v2.0/security-groups")
+@router.route("/v2.0/security-groups", ["GET"], write=True)  # may create the project's default group
 def list_groups(call: Call):
     if call.ctx.project_id:
         groups.default_group(call.db, call.ctx.project_id)

@@ -1,0 +1,191 @@
+"""cgroup v1 limits for local instances: cpu quota, memory, pids, devices, and the freezer.
+
+Each data directory gets one parent group per hierarchy, below the cgroup Kumo itself runs in
+(``<own>/kumo-<hash of the data dir>``), and each instance a child named by its uuid. The paths
+an instance got are recorded in its state file, so a Kumo restarted in another cgroup still
+finds (and removes) them; anything under the parent with no instance directory is an orphan.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import signal
+import time
+from pathlib import Path
+
+from kumo.compute.driver import DriverError
+
+ROOT = Path("/sys/fs/cgroup")
+CONTROLLERS = ("cpu", "cpuacct", "memory", "pids", "freezer", "devices")
+CFS_PERIOD_US = 100_000
+PIDS_MAX = 1024
+# what an instance may open: null zero full random urandom tty console(FIFO, not a device) ptmx pts/*
+DEVICES_ALLOWED = ("c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
+                   "c 5:2 rwm", "c 136:* rwm")
+
+
+def _own_paths() -> dict[str, str]:
+    """The cgroup this process is in, per v1 hierarchy."""
+    own = {}
+    with open("/proc/self/cgroup") as fh:
+        for line in fh:
+            _, names, path = line.rstrip("\n").split(":", 2)
+            for name in names.split(","):
+                if name in CONTROLLERS:
+                    own[name] = path
+    return own
+
+
+def available() -> bool:
+    return all((ROOT / c / "cgroup.procs").exists() for c in ("cpu", "memory", "pids", "freezer"))
+
+
+class Cgroups:
+    def __init__(self, data_dir: Path):
+        tag = "kumo-" + hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:10]
+        own = _own_paths()
+        self.parents = {c: ROOT / c / own.get(c, "/").lstrip("/") / tag
+                        for c in CONTROLLERS if (ROOT / c / "cgroup.procs").exists()}
+
+    # -- create and limit ------------------------------------------------------------------
+
+    def create(self, uuid: str, vcpus: int, ram_mb: int) -> dict[str, str]:
+        paths = {}
+        for controller, parent in self.parents.items():
+            path = parent / uuid
+            path.mkdir(parents=True, exist_ok=True)
+            paths[controller] = str(path)
+        if "devices" in paths:
+            _write(Path(paths["devices"]) / "devices.deny", "a")
+            for rule in DEVICES_ALLOWED:
+                _write(Path(paths["devices"]) / "devices.allow", rule)
+        self.set_limits(paths, vcpus, ram_mb)
+        return paths
+
+    @staticmethod
+    def set_limits(paths: dict[str, str], vcpus: int, ram_mb: int) -> None:
+        if "cpu" in paths:
+            cpu = Path(paths["cpu"])
+            _write(cpu / "cpu.cfs_period_us", str(CFS_PERIOD_US))
+            _write(cpu / "cpu.cfs_quota_us", str(max(1, vcpus) * CFS_PERIOD_US))
+        if "memory" in paths:
+            limit = max(16, ram_mb) * 1024 * 1024
+            try:
+                _write(Path(paths["memory"]) / "memory.limit_in_bytes", str(limit))
+            except OSError as exc:
+                if exc.errno == errno.EBUSY:
+                    raise DriverError(f"The instance uses more than {ram_mb} MB of memory: cannot shrink "
+                                      "its memory limit while it runs.") from None
+                raise
+        if "pids" in paths:
+            _write(Path(paths["pids"]) / "pids.max", str(PIDS_MAX))
+
+    @staticmethod
+    def allow_device(paths: dict[str, str], kind: str, major: int, minor: int, read_only: bool) -> None:
+        if "devices" in paths:
+            _write(Path(paths["devices"]) / "devices.allow", f"{kind} {major}:{minor} {'r' if read_only else 'rw'}")
+
+    @staticmethod
+    def deny_device(paths: dict[str, str], kind: str, major: int, minor: int) -> None:
+        if "devices" in paths and Path(paths["devices"]).exists():
+            _write(Path(paths["devices"]) / "devices.deny", f"{kind} {major}:{minor} rwm")
+
+    # -- freezer ---------------------------------------------------------------------------
+
+    @staticmethod
+    def freezer_state(paths: dict[str, str]) -> str:
+        try:
+            return (Path(paths["freezer"]) / "freezer.state").read_text().strip()
+        except (KeyError, OSError):
+            return "THAWED"
+
+    @staticmethod
+    def freeze(paths: dict[str, str], timeout: float = 5.0) -> None:
+        state = Path(paths["freezer"]) / "freezer.state"
+        _write(state, "FROZEN")
+        deadline = time.monotonic() + timeout
+        while state.read_text().strip() != "FROZEN":
+            if time.monotonic() > deadline:
+                _write(state, "THAWED")
+                raise DriverError("The instance could not be frozen.")
+            time.sleep(0.005)
+
+    @staticmethod
+    def thaw(paths: dict[str, str]) -> None:
+        state = Path(paths.get("freezer", "/nonexistent")) / "freezer.state"
+        if state.exists():
+            _write(state, "THAWED")
+
+    # -- removal ---------------------------------------------------------------------------
+
+    @staticmethod
+    def pids(paths: dict[str, str]) -> set[int]:
+        found = set()
+        for path in paths.values():
+            try:
+                found.update(int(p) for p in (Path(path) / "cgroup.procs").read_text().split())
+            except OSError:
+                pass
+        return found
+
+    def remove(self, paths: dict[str, str], timeout: float = 5.0) -> None:
+        """Kill whatever is still in the groups, then remove them (fine if already gone)."""
+        self.thaw(paths)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self.pids(paths)
+            if not left:
+                break
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if time.monotonic() > deadline:
+                raise DriverError(f"processes {sorted(left)} would not die")
+            time.sleep(0.01)
+        for path in paths.values():
+            _rmdir(Path(path), deadline)
+
+    def children(self) -> set[str]:
+        """Names of the child groups under this data dir's parents."""
+        names = set()
+        for parent in self.parents.values():
+            try:
+                names.update(p.name for p in parent.iterdir() if p.is_dir())
+            except OSError:
+                pass
+        return names
+
+    def paths_for(self, uuid: str) -> dict[str, str]:
+        return {c: str(p / uuid) for c, p in self.parents.items() if (p / uuid).exists()}
+
+    def remove_parents(self) -> None:
+        for parent in self.parents.values():
+            try:
+                parent.rmdir()
+            except OSError:
+                pass
+
+
+def _write(path: Path, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _rmdir(path: Path, deadline: float) -> None:
+    while True:
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:  # EBUSY for a moment while the last task exits
+            if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                raise DriverError(f"cannot remove cgroup {path}: {exc}") from None
+            time.sleep(0.01)

@@ -1,0 +1,139 @@
+"""What runs inside a local instance: the boot script, Kumo's init, and the config-drive files.
+
+``SETUP`` runs as pid 1 of the instance's fresh namespaces (under ``unshare``), still seeing the
+host's files: it joins the instance's cgroups, sets the hostname, mounts the root filesystem
+(an overlay over the image, or a volume), ``/proc``, ``/sys`` (read-only), the instance's ``/dev``
+and ``/run/kumo`` (read-only: this init, the config drive, a static busybox), pivots into the
+root, reports the host pid on stdout and becomes ``INIT``. Every mount lives in the instance's
+own mount namespace and disappears with it. The host's busybox does the work, so any image
+boots, whatever it contains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+# Sourced by ``sh -c '. "$0"' <this file> <args>``: $1 = host busybox, $2 = instance dir (upper, work),
+# $3 = its runtime dir on tmpfs (rootfs, run, dev), $4 = lower dir (or root block device), $5 = hostname,
+# $6 = "overlay" | "device", $7... = the instance's cgroup directories
+SETUP = r'''
+set -e
+B=$1 I=$2 T=$3 L=$4 H=$5 MODE=$6
+shift 6
+read -r P _ < /proc/self/stat
+for c in "$@"; do echo 0 > "$c/cgroup.procs"; done
+echo "$H" > /proc/sys/kernel/hostname
+R=$T/rootfs
+if [ "$MODE" = device ]; then
+    $B mount "$L" "$R"
+else
+    $B mount -t overlay kumo-root -o "volatile,lowerdir=$L,upperdir=$I/upper,workdir=$I/work" "$R"
+fi
+# the instance owns its root: never follow its symlinks out of it while still seeing the host
+for d in proc sys dev run run/kumo; do
+    if [ -L "$R/$d" ] || { [ -e "$R/$d" ] && [ ! -d "$R/$d" ]; }; then $B rm -f "$R/$d"; fi
+    [ -d "$R/$d" ] || $B mkdir -m 755 "$R/$d"
+done
+$B mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
+$B mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys"
+$B mount --bind "$T/dev" "$R/dev"
+$B mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$R/dev/pts"
+$B mount --bind "$T/run" "$R/run/kumo"
+$B mount -o remount,bind,ro,nodev "$R/run/kumo"
+$B ip link set lo up
+cd "$R"
+$B pivot_root . .
+$B umount -l .
+cd /
+B=/run/kumo/busybox
+for d in etc root; do
+    if [ -L "/$d" ] || { [ -e "/$d" ] && [ ! -d "/$d" ]; }; then $B rm -f "/$d"; fi
+    [ -d "/$d" ] || $B mkdir -m 755 "/$d"
+done
+echo "$H" > /etc/hostname
+if [ -s /run/kumo/authorized_keys ]; then
+    [ -L /root/.ssh ] && $B rm -f /root/.ssh
+    [ -d /root/.ssh ] || $B mkdir -m 700 /root/.ssh
+    [ -L /root/.ssh/authorized_keys ] && $B rm -f /root/.ssh/authorized_keys
+    $B cat /run/kumo/authorized_keys > /root/.ssh/authorized_keys
+    $B chmod 600 /root/.ssh/authorized_keys
+fi
+exec /run/kumo/init "$P"
+'''
+
+INIT = r'''#!/run/kumo/busybox sh
+# Kumo's init for a local instance: relays /dev/console to the console log, reaps every
+# orphan, runs /etc/rc.local if the image has one, and stops cleanly on SIGTERM (or on
+# poweroff/halt/reboot from inside, which signal pid 1).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=linux
+B=/run/kumo/busybox
+read -r H < /proc/sys/kernel/hostname
+say() { echo "[kumo-init] $*"; }
+others() {
+    for p in /proc/[0-9]*; do [ "$p" = /proc/1 ] || return 0; done
+    return 1
+}
+shutdown() {
+    trap '' TERM INT USR1 USR2 PWR
+    say "stopping: sending SIGTERM to all processes"
+    kill -TERM -1 2>/dev/null
+    n=0
+    while others && [ $n -lt 20 ]; do $B sleep 0.1 & wait $!; n=$((n + 1)); done
+    kill -KILL -1 2>/dev/null
+    say "reboot: Power down"
+    exit 0
+}
+trap shutdown TERM INT USR1 USR2 PWR
+if [ -n "$1" ]; then echo "ok $1"; exec 1>&2; fi  # booted: tell Kumo (host pid), then log to the console
+say "Kumo local instance $H booting (kernel $($B uname -r))"
+relay() { $B cat 0<>/dev/console & RELAY=$!; }
+relay
+if [ -x /etc/rc.local ]; then /etc/rc.local </dev/null & fi
+say "started; $H login:"
+while :; do
+    wait
+    kill -0 "$RELAY" 2>/dev/null || relay
+done
+'''
+
+
+def write_run_dir(run: Path, spec, busybox: Path, availability_zone: str = "nova") -> None:
+    """Fill the instance's ``/run/kumo``: init, config drive, keys, and a link to Kumo's busybox."""
+    latest = run / "config" / "openstack" / "latest"
+    latest.mkdir(parents=True, exist_ok=True)
+    _write(run / "init", INIT, 0o755)
+    if not (run / "busybox").exists():
+        os.link(busybox, run / "busybox")
+    keys = dict(spec.public_keys or {})
+    meta = {
+        "uuid": spec.uuid,
+        "name": spec.name,
+        "hostname": spec.hostname,
+        "launch_index": 0,
+        "availability_zone": availability_zone,
+        "project_id": spec.project_id,
+        "meta": dict(spec.metadata or {}),
+        "public_keys": keys,
+        "keys": [{"name": n, "type": "ssh", "data": k} for n, k in keys.items()],
+        "devices": [],
+    }
+    if spec.admin_password:
+        meta["admin_pass"] = spec.admin_password
+    _write(latest / "meta_data.json", json.dumps(meta, indent=1, sort_keys=True), 0o600)
+    user_data = latest / "user_data"
+    if spec.user_data is not None:
+        _write(user_data, spec.user_data, 0o600)
+    elif user_data.exists():
+        user_data.unlink()
+    key_text = "".join(k.rstrip("\n") + "\n" for k in keys.values())
+    _write(run / "authorized_keys", key_text, 0o600)
+
+
+def _write(path: Path, data, mode: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)

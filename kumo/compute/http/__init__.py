@@ -1,0 +1,12 @@
+"""Nova v2.1 over HTTP, mounted at ``/compute`` (catalog: ``…/compute/v2.1``)."""
+
+from kumo.api.service import ServiceInfo
+from kumo.compute.http import (flavors, images, keypairs, misc, quotas, security_groups, server_actions,  # noqa: F401,E501
+                               server_meta, servers, volume_attachments)
+from kumo.compute.http.common import add_legacy_routes, router
+from kumo.compute.manager import on_start
+
+add_legacy_routes()  # last: /v2.1/{project_id}/… is tried only when nothing else matched
+
+SERVICE = ServiceInfo(type="compute", name="nova", prefix="/compute", router=router,
+                      description="Kumo compute (Nova v2.1)", catalog_suffix="/v2.1", on_start=on_start)

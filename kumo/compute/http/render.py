@@ -1,0 +1,124 @@
+"""Nova's views: servers, flavors, key pairs and instance actions, as each microversion shows them."""
+
+from __future__ import annotations
+
+from kumo.api.routing import Call
+from kumo.compute import servers
+from kumo.compute.http.common import at_least, isotime, links, usec_time
+from kumo.compute.models import Flavor, InstanceAction, KeyPair, Server
+from kumo.compute.policies import policy
+
+PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
+
+
+def server_brief(call: Call, server: Server) -> dict:
+    return {"id": server.id, "name": server.name, "links": links(call, "servers", server.id)}
+
+
+def addresses(found: dict, detail: bool = False) -> dict:
+    """``found``: a server's addresses per network, from the network service."""
+    keys = ("version", "addr", "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr") if detail else ("version", "addr")
+    return {name: [{k: a[k] for k in keys if k in a} for a in addrs] for name, addrs in found.items()}
+
+
+def server(call: Call, s: Server, attachments=(), found_addresses: dict | None = None, detail: bool = True) -> dict:
+    """The full server (show, detail list); ``detail=False`` leaves out what update's view omits."""
+    ctx = call.ctx
+    is_admin = policy.check(ctx, "os_compute_api:extended_server_attributes", {})
+    shown_status = servers.status(s)
+    body = {
+        "id": s.id, "name": s.name, "status": shown_status, "tenant_id": s.project_id, "user_id": s.user_id,
+        "metadata": dict(s.metadata_ or {}), "hostId": servers.host_id(s),
+        "image": {"id": s.image_id, "links": [{"rel": "bookmark",
+                                                "href": f"{call.cloud.settings.base_url}/compute/images/{s.image_id}"}]}
+        if s.image_id else "",
+        "flavor": {"id": s.flavor_id, "links": [{"rel": "bookmark",
+                                                  "href": f"{call.cloud.settings.base_url}/compute/flavors/{s.flavor_id}"}]},
+        "created": isotime(s.created_at), "updated": isotime(s.updated_at),
+        "addresses": addresses(found_addresses or {}, detail), "accessIPv4": s.access_ipv4 or "", "accessIPv6": s.access_ipv6 or "",
+        "links": links(call, "servers", s.id), "OS-DCF:diskConfig": "MANUAL",
+    }
+    if shown_status in PROGRESS_STATUSES:
+        body["progress"] = s.progress if shown_status != "BUILD" else 0
+    if s.vm_state in ("error", "deleted") and s.fault:
+        fault = {"code": s.fault.get("code", 500), "created": s.fault.get("created", isotime(s.updated_at)),
+                 "message": s.fault.get("message", "")}
+        if is_admin and s.fault.get("details"):
+            fault["details"] = s.fault["details"]
+        body["fault"] = fault
+    if at_least(call, 9):
+        body["locked"] = bool(s.locked)
+    if at_least(call, 19):
+        body["description"] = s.description
+    if at_least(call, 26):
+        body["tags"] = list(s.tags or [])
+    if not detail:
+        return body
+    body.update({
+        "key_name": s.key_name, "config_drive": s.config_drive or "",
+        "security_groups": [{"name": g} for g in (s.security_groups or [])],
+        "OS-EXT-AZ:availability_zone": s.availability_zone or "nova",
+        "OS-EXT-STS:vm_state": s.vm_state, "OS-EXT-STS:task_state": s.task_state,
+        "OS-EXT-STS:power_state": int(s.power_state or 0),
+        "OS-SRV-USG:launched_at": usec_time(s.launched_at), "OS-SRV-USG:terminated_at": None,
+        "os-extended-volumes:volumes_attached": [
+            {"id": a.volume_id, **({"delete_on_termination": bool(a.delete_on_termination)}
+                                   if at_least(call, 3) else {})}
+            for a in attachments if a.state != "attaching"],
+    })
+    if is_admin:
+        body.update({"OS-EXT-SRV-ATTR:host": s.host, "OS-EXT-SRV-ATTR:hypervisor_hostname": s.host,
+                     "OS-EXT-SRV-ATTR:instance_name": "instance-" + s.id[:8]})
+        if at_least(call, 3):
+            body.update({"OS-EXT-SRV-ATTR:reservation_id": s.reservation_id,
+                         "OS-EXT-SRV-ATTR:launch_index": s.launch_index, "OS-EXT-SRV-ATTR:kernel_id": "",
+                         "OS-EXT-SRV-ATTR:ramdisk_id": "", "OS-EXT-SRV-ATTR:hostname": s.hostname,
+                         "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda", "OS-EXT-SRV-ATTR:user_data": s.user_data})
+        if at_least(call, 16):
+            body["host_status"] = "UP" if s.host else ""
+    return body
+
+
+def flavor(call: Call, f: Flavor, detail: bool = True) -> dict:
+    body = {"id": f.id, "name": f.name, "links": links(call, "flavors", f.id)}
+    if not detail:
+        return body
+    body.update({"ram": f.ram, "vcpus": f.vcpus, "disk": f.disk, "swap": f.swap or "",
+                 "OS-FLV-EXT-DATA:ephemeral": f.ephemeral, "OS-FLV-DISABLED:disabled": bool(f.disabled),
+                 "os-flavor-access:is_public": bool(f.is_public), "rxtx_factor": f.rxtx_factor})
+    return body
+
+
+def keypair(call: Call, k: KeyPair, *, full: bool, private_key: str | None = None) -> dict:
+    body = {"name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint}
+    if at_least(call, 2):
+        body["type"] = k.type
+    if full:
+        body.update({"user_id": k.user_id})
+        if private_key is not None:
+            body["private_key"] = private_key
+    return body
+
+
+def keypair_show(call: Call, k: KeyPair) -> dict:
+    body = keypair(call, k, full=True)
+    body.update({"id": k.id, "created_at": usec_time(k.created_at), "updated_at": None, "deleted_at": None,
+                 "deleted": False})
+    return body
+
+
+def instance_action(a: InstanceAction, events: bool | None = None) -> dict:
+    body = {"action": a.action, "instance_uuid": a.server_id, "request_id": a.request_id, "user_id": a.user_id,
+            "project_id": a.project_id, "start_time": usec_time(a.start_time), "message": a.message}
+    if events is not None:
+        body["events"] = [{"event": e["event"], "start_time": _iso_text(e["start_time"]),
+                           "finish_time": _iso_text(e.get("finish_time")), "result": e.get("result"),
+                           **({"traceback": e.get("traceback")} if events else {})}
+                          for e in (a.events or [])]
+    return body
+
+
+def _iso_text(value: str | None) -> str | None:
+    if not value:
+        return None
+    return value if "." in value else value + ".000000"

@@ -1,0 +1,219 @@
+"""``/v2.1/servers``: create, list (brief and detail, Nova's filters), show, update, delete, ips."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+
+from kumo.api import validation as v
+from kumo.api.routing import Call, Reply
+from kumo.compute import network, servers
+from kumo.compute.http import render
+from kumo.compute.http.common import (at_least, base, find_server, int_query, next_link, router)
+from kumo.compute.policies import policy
+from kumo.errors import BadRequest, Forbidden, NotFound
+
+# Nova's "name" format: no leading or trailing whitespace, no control characters
+NAME = {"type": "string", "minLength": 1, "maxLength": 255,
+        "pattern": r"^(?![\s])[^\x00-\x1f\x7f]*(?<![\s])$"}
+METADATA = {"type": "object", "patternProperties": {
+    "^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string", "maxLength": 255}}, "additionalProperties": False}
+UUID = {"type": "string", "pattern": r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                                     r"[0-9a-fA-F]{12}$"}
+COUNT = {"type": ["integer", "string"], "pattern": r"^[0-9]*$", "minimum": 1}
+ACCESS_IP = {"type": "string"}
+BDM = {"type": "object", "properties": {
+    "boot_index": {"type": ["integer", "string", "null"]}, "uuid": {"type": "string"},
+    "source_type": {"enum": ["volume", "image", "snapshot", "blank"]},
+    "destination_type": {"enum": ["volume", "local"]}, "volume_size": {"type": ["integer", "string", "null"]},
+    "delete_on_termination": {"type": ["boolean", "string"]}, "device_name": {"type": ["string", "null"]},
+    "volume_id": {"type": "string"}, "tag": {"type": "string"}}}
+CREATE = {"type": "object", "required": ["server"], "properties": {"server": {
+    "type": "object", "required": ["name", "flavorRef"], "additionalProperties": False,
+    "properties": {
+        "name": NAME, "imageRef": {"type": "string"},
+        "flavorRef": {"type": ["string", "integer"], "minLength": 1},
+        "adminPass": {"type": "string"}, "metadata": METADATA,
+        "networks": {"oneOf": [
+            {"type": "array", "items": {"type": "object", "additionalProperties": False, "properties": {
+                "fixed_ip": {"type": "string"}, "port": {"oneOf": [UUID, {"type": "null"}]}, "uuid": UUID,
+                "tag": {"type": "string"}}}},
+            {"type": "string", "enum": ["none", "auto"]}]},
+        "key_name": {"type": "string", "minLength": 1, "maxLength": 255},
+        "user_data": {"type": "string", "maxLength": 65535},
+        "accessIPv4": ACCESS_IP, "accessIPv6": ACCESS_IP,
+        "min_count": COUNT, "max_count": COUNT, "return_reservation_id": {"type": ["boolean", "string"]},
+        "availability_zone": {"type": "string", "minLength": 1, "maxLength": 255},
+        "security_groups": {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 255}}, "additionalProperties": False}},
+        "block_device_mapping_v2": {"type": "array", "items": BDM},
+        "block_device_mapping": {"type": "array"},
+        "config_drive": {"type": ["boolean", "string"]},
+        "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]},
+        "personality": {"type": "array"},
+        "description": {"type": ["string", "null"], "maxLength": 255},
+    }}, "os:scheduler_hints": {"type": "object"}, "OS-SCH-HNT:scheduler_hints": {"type": "object"}}}
+UPDATE = {"type": "object", "required": ["server"], "properties": {"server": {
+    "type": "object", "additionalProperties": False, "properties": {
+        "name": NAME, "accessIPv4": ACCESS_IP, "accessIPv6": ACCESS_IP, "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]},
+        "description": {"type": ["string", "null"], "maxLength": 255}}}}}
+
+
+def _bool(value) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+
+
+def _count(body: dict, key: str) -> int:
+    value = body.get(key, 1)
+    if value in ("", None):
+        return 1
+    number = int(value)
+    if number < 1:
+        raise BadRequest(f"Invalid input for field/attribute {key}. Value: {value}. {value} is less than the "
+                         "minimum of 1")
+    return number
+
+
+@router.post("/v2.1/servers")
+def create_server(call: Call):
+    body = v.check(call.body, CREATE)["server"]
+    ctx = call.ctx
+    policy.enforce(ctx, "os_compute_api:servers:create", {"project_id": ctx.project_id})
+    if "description" in body and not at_least(call, 19):
+        raise BadRequest("Invalid input for field/attribute server. Value: description. Additional properties "
+                         "are not allowed ('description' was unexpected)")
+    admin_pass = body.get("adminPass") or secrets.token_urlsafe(9)
+    request = servers.BootRequest(
+        name=body["name"], image_ref=body.get("imageRef", ""), flavor_ref=str(body["flavorRef"]),
+        networks=body.get("networks"), key_name=body.get("key_name"), admin_pass=admin_pass,
+        metadata=body.get("metadata", {}), user_data=body.get("user_data"),
+        access_ipv4=body.get("accessIPv4", ""), access_ipv6=body.get("accessIPv6", ""),
+        min_count=_count(body, "min_count"), max_count=_count(body, "max_count") if "max_count" in body
+        else _count(body, "min_count"), availability_zone=body.get("availability_zone"),
+        security_groups=body.get("security_groups", []), block_devices=body.get("block_device_mapping_v2", []),
+        config_drive=_bool(body.get("config_drive", False)), description=body.get("description"))
+    created, reservation = servers.create(call.cloud, call.db, ctx, request)
+    if _bool(body.get("return_reservation_id", False)):
+        return Reply({"reservation_id": reservation}, status=202)
+    first = created[0]
+    shown = {"id": first.id, "links": render.links(call, "servers", first.id), "OS-DCF:diskConfig": "MANUAL",
+             "security_groups": [{"name": g} for g in first.security_groups], "adminPass": admin_pass}
+    return Reply({"server": shown}, status=202,
+                 headers={"Location": f"{base(call)}/v2.1/servers/{first.id}"})
+
+
+def _changes_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"Invalid input for query parameters changes-since. Value: {value}. "
+                         f"'{value}' is not a 'date-time'") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    return when
+
+
+def _list(call: Call, detail: bool):
+    ctx = call.ctx
+    policy.enforce(ctx, "os_compute_api:servers:detail" if detail else "os_compute_api:servers:index", {})
+    q = call.query
+    project_id = ctx.project_id
+    all_tenants = q.get("all_tenants")
+    if all_tenants is not None and all_tenants.lower() not in ("0", "false", "off", "no"):
+        policy.enforce(ctx, "os_compute_api:servers:index:get_all_tenants", {})
+        project_id = q.get("project_id") or q.get("tenant_id") or None
+    elif ctx.is_admin and (q.get("project_id") or q.get("tenant_id")):
+        project_id = q.get("project_id") or q.get("tenant_id")
+    if project_id is None and not (all_tenants and ctx.is_admin):
+        raise Forbidden("A project-scoped token is needed to list servers.")
+    sort_keys, sort_dirs = q.getlist("sort_key"), q.getlist("sort_dir")
+    sort = []
+    for i, key in enumerate(sort_keys):
+        if key not in servers.SORT_COLUMNS:
+            raise BadRequest(f"Invalid input for query parameters sort_key. Value: {key}.")
+        direction = sort_dirs[i] if i < len(sort_dirs) else (sort_dirs[0] if sort_dirs else "desc")
+        if direction not in ("asc", "desc"):
+            raise BadRequest(f"Invalid input for query parameters sort_dir. Value: {direction}.")
+        sort.append((key, direction == "desc"))
+    locked = q.get("locked")
+    limit = int_query(call, "limit")
+    query = servers.ListQuery(
+        project_id=project_id, name=q.get("name") or q.get("display_name"), status=q.get("status"),
+        image=q.get("image"), flavor=q.get("flavor"), changes_since=_changes_since(q.get("changes-since")),
+        ip=q.get("ip"), ip6=q.get("ip6"), reservation_id=q.get("reservation_id"),
+        host=q.get("host") if ctx.is_admin else None,
+        locked=None if locked is None else locked.lower() in ("true", "1", "yes"),
+        tags=[t for t in (q.get("tags") or "").split(",") if t] if at_least(call, 26) else [],
+        tags_any=[t for t in (q.get("tags-any") or "").split(",") if t] if at_least(call, 26) else [],
+        not_tags=[t for t in (q.get("not-tags") or "").split(",") if t] if at_least(call, 26) else [],
+        not_tags_any=[t for t in (q.get("not-tags-any") or "").split(",") if t] if at_least(call, 26) else [],
+        sort=sort, limit=min(limit, 1000) if limit is not None else None, marker=q.get("marker"))
+    found = servers.list_(call.db, query)
+    if detail:
+        attached = servers.attachments_of(call.db, [s.id for s in found])
+        found_addresses = network.addresses(call.db, [s.id for s in found])
+        shown = [render.server(call, s, attached[s.id], found_addresses[s.id]) for s in found]
+    else:
+        shown = [render.server_brief(call, s) for s in found]
+    body = {"servers": shown}
+    if limit is not None and found and len(found) >= limit:
+        body["servers_links"] = next_link(call, "servers/detail" if detail else "servers", found[-1].id)
+    return body
+
+
+@router.get("/v2.1/servers")
+def list_servers(call: Call):
+    return _list(call, detail=False)
+
+
+@router.get("/v2.1/servers/detail")
+def list_servers_detail(call: Call):
+    return _list(call, detail=True)
+
+
+@router.get("/v2.1/servers/{server_id}")
+def show_server(call: Call):
+    server = find_server(call, "os_compute_api:servers:show")
+    return {"server": render.server(call, server, servers.attachments(call.db, server.id), _addresses(call, server))}
+
+
+def _addresses(call: Call, server) -> dict:
+    return network.addresses(call.db, [server.id])[server.id]
+
+
+@router.put("/v2.1/servers/{server_id}")
+def update_server(call: Call):
+    body = v.check(call.body, UPDATE)["server"]
+    if "description" in body and not at_least(call, 19):
+        raise BadRequest("Invalid input for field/attribute server. Value: description. Additional properties "
+                         "are not allowed ('description' was unexpected)")
+    server = find_server(call, "os_compute_api:servers:update", write=True)
+    servers.update(call.db, server, name=body.get("name"), access_ipv4=body.get("accessIPv4"),
+                   access_ipv6=body.get("accessIPv6"),
+                   description=body["description"] if "description" in body else ...)
+    return {"server": render.server(call, server, found_addresses=_addresses(call, server), detail=False)}
+
+
+@router.delete("/v2.1/servers/{server_id}")
+def delete_server(call: Call):
+    server = find_server(call, "os_compute_api:servers:delete", write=True)
+    servers.delete(call.cloud, call.db, call.ctx, server)
+    return Reply(None, status=204)
+
+
+@router.get("/v2.1/servers/{server_id}/ips")
+def list_ips(call: Call):
+    server = find_server(call, "os_compute_api:ips:index")
+    return {"addresses": render.addresses(_addresses(call, server))}
+
+
+@router.get("/v2.1/servers/{server_id}/ips/{network}")
+def show_ips(call: Call):
+    server = find_server(call, "os_compute_api:ips:index")
+    network = call.params["network"]
+    shown = render.addresses(_addresses(call, server))
+    if network not in shown:
+        raise NotFound("Instance is not a member of specified network")
+    return {network: shown[network]}

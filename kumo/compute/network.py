@@ -1,0 +1,139 @@
+"""A server's networking, through the network service's contract (``kumo.network.internal``).
+
+Ports are allocated in the transaction that creates the server and released with it; addresses
+and interfaces are read from the ports. Without a network service (a build without it), servers
+boot with no networks: only ``auto``, ``none`` and ``[]`` can then be satisfied.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from kumo.compute.driver import Vif
+from kumo.context import Context
+from kumo.errors import BadRequest, NotFound
+
+try:
+    from kumo.network import internal as _net
+except ImportError:  # pragma: no cover — a build without networking
+    _net = None
+
+
+def available() -> bool:
+    return _net is not None
+
+
+def allocate(db: Session, ctx: Context, *, server_id: str, project_id: str, requested, security_groups: list[str]) -> None:
+    if _net is None:
+        if requested in (None, "auto", "none") or requested == []:
+            return
+        for item in requested:
+            if item.get("port"):
+                raise BadRequest(f"Port id {item['port']} could not be found.")
+            raise BadRequest(f"Network {item.get('uuid')} could not be found.")
+        return
+    if requested == []:
+        requested = "none"
+    try:
+        _net.allocate_for_server(db, ctx, server_id=server_id, project_id=project_id, requested=requested,
+                                 security_group_refs=security_groups or ["default"])
+    except NotFound as exc:  # Nova answers a bad port with 400 at create
+        raise BadRequest(exc.message) from None
+
+
+def release(db: Session, server_id: str) -> None:
+    if _net is not None:
+        _net.release_for_server(db, server_id)
+
+
+def addresses(db: Session, server_ids: list[str]) -> dict[str, dict[str, list[dict]]]:
+    """Per server, per network name: ``[{version, addr, OS-EXT-IPS:type, OS-EXT-IPS-MAC:mac_addr}]``."""
+    if _net is None or not server_ids:
+        return {sid: {} for sid in server_ids}
+    return _net.addresses(db, server_ids)
+
+
+def vifs(db: Session, server_id: str) -> tuple[Vif, ...]:
+    return _net.vifs(db, server_id) if _net is not None else ()
+
+
+def security_group_ids(db: Session, project_id: str, names: list[str]) -> list[str]:
+    return _net.resolve_security_groups(db, project_id, names) if _net is not None else []
+
+
+def set_port_security_groups(db: Session, server_id: str, group_ids: list[str]) -> None:
+    """What add/removeSecurityGroup change: the groups on every port of the server."""
+    if _net is None:
+        return
+    for port in _net.server_ports(db, server_id):
+        if port.port_security_enabled:
+            port.security_group_ids = list(group_ids)
+    db.flush()
+
+
+# -- the os-security-groups proxy (≤ 2.35): Neutron's groups as Nova shows them -------------------
+
+def _groups():
+    if _net is None:
+        raise NotFound("Security groups need the network service.")
+    from kumo.network import security_groups
+
+    return security_groups
+
+
+def list_groups(db: Session, ctx: Context, project_id: str | None) -> list:
+    import sqlalchemy as sa
+    from kumo.network.models import SecurityGroup
+
+    groups = _groups()
+    if project_id:
+        groups.default_group(db, project_id)
+    query = sa.select(SecurityGroup).order_by(SecurityGroup.created_at, SecurityGroup.id)
+    if project_id:
+        query = query.where(SecurityGroup.project_id == project_id)
+    return list(db.scalars(query))
+
+
+def get_group(db: Session, ctx: Context, group_id: str):
+    return _groups().get(db, ctx, group_id)
+
+
+def groups_of_server(db: Session, project_id: str, names: list[str]) -> list:
+    from kumo.network.models import SecurityGroup
+
+    groups = _groups()
+    return [db.get(SecurityGroup, gid) for gid in dict.fromkeys(security_group_ids(db, project_id, names))
+            if groups is not None]
+
+
+def create_group(db: Session, project_id: str, name: str, description: str):
+    from kumo.errors import Conflict
+
+    try:
+        return _groups().create(db, project_id=project_id, name=name, description=description)
+    except Conflict as exc:
+        raise BadRequest(exc.message) from None
+
+
+def update_group(db: Session, group, name: str, description: str):
+    from kumo.errors import Conflict
+
+    try:
+        return _groups().update(db, group, {"name": name, "description": description})
+    except Conflict as exc:
+        raise BadRequest(exc.message) from None
+
+
+def delete_group(db: Session, ctx: Context, group) -> None:
+    from kumo.errors import Conflict
+
+    if group.is_default:
+        raise BadRequest("Removing default security group not allowed.")
+    try:
+        _groups().delete(db, ctx, group)
+    except Conflict as exc:  # in use: Nova answers 400
+        raise BadRequest(exc.message) from None
+
+
+def rules_of(db: Session, group_ids: list[str]) -> dict:
+    return _groups().rules_of(db, group_ids)

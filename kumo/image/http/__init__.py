@@ -1,0 +1,17 @@
+"""Glance v2 over HTTP, mounted at ``/image`` (the catalog URL is unversioned; the API is under ``/v2``)."""
+
+from kumo.api.service import ServiceInfo
+from kumo.image.http import discovery, images, members  # noqa: F401
+from kumo.image.http.common import router
+
+
+def on_start(cloud) -> None:
+    """Recover uploads cut short by a crash, clean the store, register the busybox images when missing."""
+    from kumo.image import busybox, data
+
+    data.sweep(cloud)
+    busybox.register(cloud)
+
+
+SERVICE = ServiceInfo(type="image", name="glance", prefix="/image", router=router,
+                      description="Kumo image service (Glance v2)", on_start=on_start)

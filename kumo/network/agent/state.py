@@ -1,0 +1,159 @@
+"""The desired state of one host's data plane, read from the database in one pass."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from kumo.network import ipam, security_groups
+from kumo.network.agent import names
+from kumo.network.models import Network, Port, SecurityGroup, Subnet
+
+COMPUTE_OWNER = "compute:nova"
+DHCP_OWNER = "network:dhcp"
+
+
+@dataclass
+class SubnetWant:
+    id: str
+    cidr: str
+    ip_version: int
+    gateway_ip: str | None
+    enable_dhcp: bool
+    dns_nameservers: list
+    host_routes: list
+
+
+@dataclass
+class PortWant:
+    id: str
+    network_id: str
+    mac: str
+    mtu: int
+    netns: Path
+    ifname: str  # eth0, eth1… inside the instance, in the order the ports were created
+    addresses: list[tuple[str, int]]  # (address, prefix length)
+    gateways: dict[int, str]  # ip version → gateway (default route), only on the first port that has one
+    admin_up: bool
+    security: bool
+    group_ids: list[str]
+    pairs: list[dict]
+
+
+@dataclass
+class NetworkWant:
+    id: str
+    mtu: int
+    subnets: list[SubnetWant]
+    dhcp_port: dict | None = None  # {"id", "mac", "ips": [(address, prefixlen)]} once it exists
+    hosts: list[tuple[str, str]] = field(default_factory=list)  # (mac, ipv4) of every port, for DHCP
+
+    @property
+    def dhcp_subnets(self) -> list[SubnetWant]:
+        return [s for s in self.subnets if s.enable_dhcp and s.ip_version == 4]
+
+
+@dataclass
+class Desired:
+    networks: dict[str, NetworkWant]
+    ports: dict[str, PortWant]
+    rules: dict[str, list]  # group id → rules (detached rows)
+    members: dict[str, list[str]]  # group id → addresses/prefixes of every port in it
+    bound_ids: list[str]  # every compute port bound to this host, plugged or not (for status)
+
+
+def _mounted(path: Path | None) -> bool:
+    try:
+        return path is not None and os.path.ismount(path)
+    except OSError:
+        return False
+
+
+def read(db: Session, data_dir: Path, host: str) -> Desired:
+    bound = list(db.scalars(sa.select(Port).where(Port.binding_host_id == host, Port.device_owner == COMPUTE_OWNER)
+                            .order_by(Port.device_id, Port.created_at, Port.id)))
+    present = [p for p in bound if _mounted(names.instance_netns(data_dir, p.device_id))]
+    net_ids = sorted({p.network_id for p in present})
+    networks = {n.id: n for n in db.scalars(sa.select(Network).where(Network.id.in_(net_ids)))} if net_ids else {}
+    subnets: dict[str, dict[str, Subnet]] = {nid: {} for nid in net_ids}
+    for s in db.scalars(sa.select(Subnet).where(Subnet.network_id.in_(net_ids)).order_by(Subnet.created_at, Subnet.id)):
+        subnets[s.network_id][s.id] = s
+    all_ports = list(db.scalars(sa.select(Port).where(Port.network_id.in_(net_ids)))) if net_ids else []
+    ips = ipam.fixed_ips_by_port(db, [p.id for p in all_ports])
+
+    wanted_nets = {}
+    for nid in net_ids:
+        if nid not in networks:
+            continue
+        net = NetworkWant(nid, networks[nid].mtu, [SubnetWant(s.id, s.cidr, s.ip_version, s.gateway_ip, s.enable_dhcp,
+                                                             list(s.dns_nameservers or []), list(s.host_routes or []))
+                                                   for s in subnets[nid].values()])
+        dhcp_ids = {s.id for s in net.dhcp_subnets}
+        for p in sorted(all_ports, key=lambda p: p.id):
+            if p.network_id != nid:
+                continue
+            v4 = [a["ip_address"] for a in ips[p.id] if a["subnet_id"] in dhcp_ids]
+            if p.device_owner == DHCP_OWNER and p.device_id == dhcp_device_id(host, nid):
+                net.dhcp_port = {"id": p.id, "mac": p.mac_address, "ips": [
+                    (a["ip_address"], ipaddress.ip_network(subnets[nid][a["subnet_id"]].cidr).prefixlen)
+                    for a in ips[p.id] if a["subnet_id"] in dhcp_ids],
+                    "subnet_ids": {a["subnet_id"] for a in ips[p.id]}}
+            elif v4:
+                net.hosts.append((p.mac_address, v4[0]))
+        wanted_nets[nid] = net
+
+    wanted_ports, per_device = {}, {}
+    for p in present:
+        net = wanted_nets.get(p.network_id)
+        if net is None:
+            continue
+        index = per_device.setdefault(p.device_id, [])
+        addrs, gateways = [], {}
+        for a in ips[p.id]:
+            s = subnets[p.network_id].get(a["subnet_id"])
+            if s is None:
+                continue
+            addrs.append((a["ip_address"], ipaddress.ip_network(s.cidr).prefixlen))
+            if s.gateway_ip and s.ip_version not in gateways:
+                gateways[s.ip_version] = s.gateway_ip
+        # one default route per family in an instance: the first port that has a gateway for it
+        taken = {v for other in index for v in wanted_ports[other].gateways}
+        gateways = {v: gw for v, gw in gateways.items() if v not in taken}
+        wanted_ports[p.id] = PortWant(p.id, p.network_id, p.mac_address, net.mtu,
+                                      names.instance_netns(data_dir, p.device_id), f"eth{len(index)}", addrs,
+                                      gateways, bool(p.admin_state_up), bool(p.port_security_enabled),
+                                      list(p.security_group_ids or []), list(p.allowed_address_pairs or []))
+        index.append(p.id)
+
+    group_ids = sorted({g for p in wanted_ports.values() if p.security for g in p.group_ids})
+    rules = security_groups.rules_of(db, group_ids)
+    remote_ids = sorted({r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id})
+    return Desired(wanted_nets, wanted_ports, rules, _members(db, remote_ids), [p.id for p in bound])
+
+
+def _members(db: Session, group_ids: list[str]) -> dict[str, list[str]]:
+    """Every address (fixed IPs and allowed address pairs) of every port in each group, on any host."""
+    members: dict[str, list[str]] = {g: [] for g in group_ids}
+    if not group_ids:
+        return members
+    wanted = set(group_ids)
+    projects = set(db.scalars(sa.select(SecurityGroup.project_id).where(SecurityGroup.id.in_(group_ids))))
+    rows = [p for p in db.scalars(sa.select(Port).where(Port.project_id.in_(projects)))
+            if wanted & set(p.security_group_ids or [])]
+    ips = ipam.fixed_ips_by_port(db, [p.id for p in rows])
+    for p in rows:
+        addresses = [a["ip_address"] for a in ips[p.id]] + [pair["ip_address"] for pair in p.allowed_address_pairs or []]
+        for g in wanted & set(p.security_group_ids or []):
+            members[g].extend(addresses)
+    return members
+
+
+def dhcp_device_id(host: str, network_id: str) -> str:
+    """Neutron's ``device_id`` for a DHCP port: ``dhcp<host>-<network>``."""
+    return f"dhcp{names._short(host, 8)}-{network_id}"
+

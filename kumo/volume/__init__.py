@@ -1,0 +1,1 @@
+"""Block storage: Cinder v3 volumes, snapshots and types over pluggable volume drivers."""

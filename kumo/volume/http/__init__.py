@@ -1,0 +1,10 @@
+"""Cinder v3 over HTTP, mounted at ``/volume`` (catalog URL ``/volume/v3/$(project_id)s``)."""
+
+from kumo.api.service import ServiceInfo
+from kumo.volume.http import actions, misc, snapshots, types, versions, volumes  # noqa: F401
+from kumo.volume.http.common import router
+from kumo.volume.worker import on_start
+
+SERVICE = ServiceInfo(type="block-storage", name="cinderv3", prefix="/volume", router=router,
+                      description="Kumo block storage (Cinder v3)", catalog_suffix="/v3/$(project_id)s",
+                      on_start=on_start)

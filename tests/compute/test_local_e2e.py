@@ -1,0 +1,131 @@
+"""A server booted through the real ``openstack`` CLI is a real instance on the local backend.
+
+The test looks inside it with the driver's ``exec`` (hostname, the flavor's memory limit, the key,
+user_data, metadata), reads its console through the API, and checks that deleting it leaves no
+process, cgroup, mount or file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid as uuidlib
+from pathlib import Path
+
+import httpx
+import pytest
+
+if os.geteuid() != 0:
+    pytest.skip("booting real instances needs root (the local backend)", allow_module_level=True)
+if not (Path(__file__).parents[2] / "kumo" / "compute" / "http").is_dir():
+    pytest.skip("the compute API (kumo/compute/http) is not there yet", allow_module_level=True)
+
+from kumo.compute.driver import PowerState  # noqa: E402
+from kumo.compute.drivers import local_rootfs  # noqa: E402
+from kumo.compute.drivers.local import LocalDriver  # noqa: E402
+from kumo.config import Settings  # noqa: E402
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJiZadV4rqI1yxmB7/RiYzREU4FEEhZXgEMtXU1jxH79 kumo@e2e"
+
+
+@pytest.fixture(scope="module")
+def local(cloud):
+    info = httpx.get(cloud.url + "/healthz").json()
+    if info.get("backend") != "local":
+        pytest.skip(f"this Kumo runs the {info.get('backend')} backend, not the local one")
+    return LocalDriver(Settings(data_dir=cloud.server.data_dir))
+
+
+def _wait(predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_openstack_server_create_boots_a_real_instance(cloud, local, tmp_path):
+    name = f"e2e-{uuidlib.uuid4().hex[:8]}"
+    conn = cloud.sdk()
+    keypair = conn.compute.create_keypair(name=name, public_key=KEY)
+    user_data = tmp_path / "user-data"
+    user_data.write_text("#!/bin/sh\necho user-data-ran\n")
+    server = None
+    try:
+        server = cloud.openstack("server", "create", "--image", "busybox", "--flavor", "m1.tiny", "--key-name",
+                                 name, "--user-data", str(user_data), "--property", "role=e2e", "--wait",
+                                 "-f", "json", name)
+        sid = server["id"]
+        assert server["status"] == "ACTIVE"
+        assert local.power_state(sid) == PowerState.RUNNING
+
+        def inside(script: str) -> str:
+            proc = local.exec(sid, ["/bin/sh", "-c", script])
+            assert proc.returncode == 0, proc.stderr
+            return proc.stdout
+
+        assert inside("hostname").strip() == name
+        assert inside("cat /root/.ssh/authorized_keys").strip() == KEY
+        assert inside("cat /run/kumo/config/openstack/latest/user_data") == user_data.read_text()
+        meta = json.loads(inside("cat /run/kumo/config/openstack/latest/meta_data.json"))
+        assert meta["uuid"] == sid and meta["meta"] == {"role": "e2e"} and meta["public_keys"] == {name: KEY}
+        state = json.loads((local.root / sid / "state.json").read_text())
+        limit = Path(state["cgroups"]["memory"], "memory.limit_in_bytes").read_text()
+        assert int(limit) == 512 * 1024 * 1024  # m1.tiny
+        assert "/run/kumo/init" in inside("tr '\\0' ' ' < /proc/1/cmdline")
+        inside("echo e2e-console-line > /dev/console")
+        console = _wait(lambda: (text := conn.compute.get_server_console_output(sid, length=20)["output"])
+                        and "e2e-console-line" in text and text)
+        assert f"{name} login:" in console
+
+        conn.compute.delete_server(sid)
+        conn.compute.wait_for_delete(conn.compute.get_server(sid), wait=30)
+        server = None
+        _wait(lambda: not (local.root / sid).exists())
+        assert local.power_state(sid) == PowerState.NOSTATE
+        assert local_rootfs.mounts_under(local.root / sid) == []
+        assert not any(Path(p).exists() for p in state["cgroups"].values())
+        assert not Path(f"/proc/{state['pid']}").exists()
+    finally:
+        if server is not None:
+            conn.compute.delete_server(server["id"], ignore_missing=True)
+        conn.compute.delete_keypair(keypair, ignore_missing=True)
+
+
+def test_instances_survive_kill_9_and_reset_removes_them(fresh_cloud):
+    import signal
+    import subprocess
+    import sys
+
+    first = fresh_cloud()
+    if httpx.get(first.url + "/healthz").json().get("backend") != "local":
+        pytest.skip("this Kumo runs the simulated backend")
+    conn = first.sdk()
+    image = conn.image.find_image("busybox")
+    flavor = conn.compute.find_flavor("m1.tiny")
+    server = conn.compute.create_server(name="survivor", image_id=image.id, flavor_id=flavor.id)
+    server = conn.compute.wait_for_server(server, interval=0.05, wait=30)
+    data_dir = first.server.data_dir
+    local = LocalDriver(Settings(data_dir=data_dir))
+    state = json.loads((local.root / server.id / "state.json").read_text())
+
+    first.server.stop(signal.SIGKILL)  # the instance is in its own session: it keeps running
+    assert local.power_state(server.id) == PowerState.RUNNING
+
+    second = fresh_cloud()  # same data dir: finds the instance again, does not boot it twice
+    again = second.sdk().compute.get_server(server.id)
+    assert again.status == "ACTIVE"
+    assert json.loads((local.root / server.id / "state.json").read_text())["pid"] == state["pid"]
+    assert local.exec(server.id, ["hostname"]).stdout.strip() == "survivor"
+    second.server.stop()
+
+    proc = subprocess.run([sys.executable, "-m", "kumo", "reset", "--data-dir", str(data_dir), "--yes"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert not Path(f"/proc/{state['pid']}").exists()
+    assert not any(Path(p).exists() for p in state["cgroups"].values())
+    assert local_rootfs.mounts_under(Path(data_dir).resolve()) == []
+    assert not Path(data_dir).exists()
