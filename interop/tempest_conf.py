@@ -99,7 +99,8 @@ def sections(facts: CloudFacts, workspace: Path) -> dict[str, dict[str, str]]:
             "snapshot": "true", "metadata_service": "false", "config_drive": "false"}
     if facts.has("glance"):
         conf["image"] = {"build_timeout": "60"}
-        conf["image-feature-enabled"] = {"api_v2": "true", "import_image": "false"}
+        conf["image-feature-enabled"] = {"api_v2": "true", "import_image": "false",
+                                         "image_format_enforcement": "false"}
     if network:
         conf["network"] = {"project_network_cidr": "10.100.0.0/16", "project_network_mask_bits": "28",
                            "build_timeout": "60"}

@@ -46,6 +46,9 @@ def cleanup(settings: Settings) -> None:
     from kumo.volume.drivers.loop import cleanup as detach_volume_loops
     detach_volume_loops(settings.data_dir / "volumes")
     data_dir = Path(settings.data_dir)
+    if os.geteuid() == 0:
+        from kumo.network.agent import cleanup as remove_data_plane
+        remove_data_plane(data_dir)  # host and DHCP namespaces (bridges, veths, nft tables), dnsmasq
     if os.geteuid() == 0 and any((data_dir / sub).exists() for sub in ("instances", "runtime", "image-cache")):
         from kumo.compute.drivers.local import cleanup as destroy_local_instances
         destroy_local_instances(settings)  # instances (processes, cgroups, netns), image mounts, runtime tmpfs

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 want=${1:-run}
 PYTHON=${PYTHON:-python3}
 
-debian_packages=(nftables iproute2 busybox-static util-linux e2fsprogs)
+debian_packages=(nftables iproute2 busybox-static util-linux e2fsprogs dnsmasq-base)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
     for pkg in "${debian_packages[@]}"; do

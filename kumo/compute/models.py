@@ -22,7 +22,7 @@ class Flavor(Base):
     disk: Mapped[int] = mapped_column(default=0)
     ephemeral: Mapped[int] = mapped_column(default=0)
     swap: Mapped[int] = mapped_column(default=0)
-    rxtx_factor: Mapped[float] = mapped_column(default=1.0)
+    rxtx_factor: Mapped[float] = mapped_column(sa.Float, default=1.0)  # as migration 0004 (not Double)
     is_public: Mapped[bool] = mapped_column(default=True)
     disabled: Mapped[bool] = mapped_column(default=False)
     description: Mapped[str | None] = mapped_column(sa.Text)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from kumo.compute.driver import BlockDevice
 from kumo.context import Context
-from kumo.errors import NotFound
+from kumo.errors import BadRequest, NotFound
 from kumo.volume import actions, volumes
 from kumo.volume.models import Volume
 
@@ -29,7 +29,6 @@ def reserve_for_attach(db: Session, volume_id: str, project_id: str) -> None:
     if volume.project_id != project_id:
         raise NotFound(f"Volume {volume_id} could not be found.")
     if volume.status != "available":
-        from kumo.errors import BadRequest
         raise BadRequest(f"Invalid volume: volume {volume_id} status must be available, "
                          f"but current status is: {volume.status}.")
     actions.reserve(volume)

@@ -12,7 +12,7 @@ from kumo.db import after_commit, filters, utcnow
 from kumo.errors import BadRequest, NotFound
 from kumo.volume import quota
 from kumo.volume.models import Snapshot
-from kumo.volume.volumes import _page, _parse_dict, check_metadata, get as get_volume, visible
+from kumo.volume.volumes import check_metadata, get as get_volume, page, parse_dict, visible
 
 COLUMNS = {"id": Snapshot.id, "name": Snapshot.name, "status": Snapshot.status, "size": Snapshot.size,
            "volume_id": Snapshot.volume_id, "created_at": Snapshot.created_at, "updated_at": Snapshot.updated_at,
@@ -59,9 +59,9 @@ def list_(db: Session, project_id: str | None, query) -> tuple[list[Snapshot], b
         if value is not None:
             given[key] = value
     stmt = filters.apply(stmt, COLUMNS, given)
-    rows, more = _page(db, stmt, Snapshot, COLUMNS, query, lambda m: NotFound(f"Snapshot {m} could not be found."))
+    rows, more = page(db, stmt, Snapshot, COLUMNS, query, lambda m: NotFound(f"Snapshot {m} could not be found."))
     if query.get("metadata"):
-        wanted = {k: str(v) for k, v in _parse_dict(query.get("metadata"), "metadata").items()}
+        wanted = {k: str(v) for k, v in parse_dict(query.get("metadata"), "metadata").items()}
         rows = [r for r in rows if wanted.items() <= (r.metadata_ or {}).items()]
     return rows, more
 

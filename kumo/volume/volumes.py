@@ -158,7 +158,7 @@ def kick(cloud, db: Session, volume_id: str) -> None:
     after_commit(db, lambda: cloud.workers.submit("volume.volume", volume_id))
 
 
-def list_(db: Session, ctx: Context, project_id: str | None, query) -> tuple[list[Volume], bool]:
+def list_(db: Session, project_id: str | None, query) -> tuple[list[Volume], bool]:
     """Volumes visible to the caller matching ``query`` (Cinder's filters, sort, limit/marker/offset).
     ``project_id`` None means every project (admin's all_tenants). Returns (rows, more may follow)."""
     stmt = sa.select(Volume)
@@ -173,13 +173,13 @@ def list_(db: Session, ctx: Context, project_id: str | None, query) -> tuple[lis
         given["bootable"] = "true" if filters.as_bool(given["bootable"]) else "false"
     stmt = filters.apply(stmt, COLUMNS, given)
     if query.get("metadata"):
-        for key, value in _parse_dict(query.get("metadata"), "metadata").items():
+        for key, value in parse_dict(query.get("metadata"), "metadata").items():
             stmt = stmt.where(sa.exists().where(VolumeMetadata.volume_id == Volume.id, VolumeMetadata.key == key,
                                                 VolumeMetadata.value == str(value)))
-    return _page(db, stmt, Volume, COLUMNS, query, lambda m: NotFound(f"Volume {m} could not be found."))
+    return page(db, stmt, Volume, COLUMNS, query, lambda m: NotFound(f"Volume {m} could not be found."))
 
 
-def _parse_dict(text: str, what: str) -> dict:
+def parse_dict(text: str, what: str) -> dict:
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -189,7 +189,7 @@ def _parse_dict(text: str, what: str) -> dict:
     return value
 
 
-def _page(db: Session, stmt, model, columns: dict, query, marker_error) -> tuple[list, bool]:
+def page(db: Session, stmt, model, columns: dict, query, marker_error) -> tuple[list, bool]:
     """Cinder's sort (``sort=k:d,…`` or ``sort_key``/``sort_dir``), ``limit``, ``marker`` and ``offset``."""
     pairs = []
     if query.get("sort"):

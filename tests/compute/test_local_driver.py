@@ -179,6 +179,35 @@ def test_instance_is_isolated_and_configured(driver, boot):
     assert driver.console_output(spec.uuid, lines=0) == ""
 
 
+def test_instance_root_cannot_reach_past_its_namespaces(driver, boot):
+    import platform
+    if platform.machine() not in ("x86_64", "amd64"):
+        pytest.skip("capabilities are dropped by an x86-64 helper only")
+    spec = boot()
+    # the init and its children lost sys_admin, sys_module, dac_read_search...; kept net_admin
+    bounding = int(run(driver, spec.uuid, "grep CapBnd /proc/1/status").split()[1], 16)
+    for cap in (2, 16, 17, 21, 25):
+        assert not bounding & (1 << cap), cap
+    assert bounding & (1 << 12) and bounding & (1 << 0)
+    # so neither commands run with exec nor processes of the instance (here /etc/rc.local, run by its init at
+    # boot) can remount the shared read-only files writable, nor mount anything; a privileged exec can
+    proc = driver.exec(spec.uuid, ["/bin/sh", "-c", "mount -o remount,rw /run/kumo"])
+    assert proc.returncode != 0
+    assert not int(run(driver, spec.uuid, "grep CapEff /proc/self/status").split()[1], 16) & (1 << 21)
+    assert driver.exec(spec.uuid, ["/bin/sh", "-c", "mount -t tmpfs t /tmp && umount /tmp"],
+                       privileged=True).returncode == 0
+    run(driver, spec.uuid, "printf '#!/bin/sh\\n(mount -o remount,rw /run/kumo; echo remount=$?; "
+                           "mount -t tmpfs t /tmp; echo tmpfs=$?) > /root/out 2>&1\\n' > /etc/rc.local; "
+                           "chmod +x /etc/rc.local")
+    driver.reboot(spec, hard=True)
+    out = driver.root / spec.uuid / "upper" / "root" / "out"
+    deadline = time.monotonic() + 5
+    while "tmpfs=" not in (out.read_text() if out.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    text = out.read_text()
+    assert "remount=" in text and "remount=0" not in text and "tmpfs=" in text and "tmpfs=0" not in text, text
+
+
 def test_admin_password_only_when_given(driver, boot):
     spec = boot()
     meta = json.loads(run(driver, spec.uuid, "cat /run/kumo/config/openstack/latest/meta_data.json"))

@@ -106,7 +106,7 @@ def test_instances_survive_kill_9_and_reset_removes_them(fresh_cloud):
     conn = first.sdk()
     image = conn.image.find_image("busybox")
     flavor = conn.compute.find_flavor("m1.tiny")
-    server = conn.compute.create_server(name="survivor", image_id=image.id, flavor_id=flavor.id)
+    server = conn.compute.create_server(name="survivor", image_id=image.id, flavor_id=flavor.id, networks="none")
     server = conn.compute.wait_for_server(server, interval=0.05, wait=30)
     data_dir = first.server.data_dir
     local = LocalDriver(Settings(data_dir=data_dir))

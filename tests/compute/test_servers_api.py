@@ -263,3 +263,19 @@ def test_user_data_key_and_admin_fields(tenant, nova_admin, image_ids):
     assert admin_view["OS-EXT-SRV-ATTR:hostname"] == body["name"].lower()
     assert admin_view["OS-EXT-SRV-ATTR:host"] and admin_view["OS-EXT-SRV-ATTR:instance_name"]
     time.sleep(0)
+
+
+def test_microversion_dependent_behaviour(tenant, image_ids):
+    v237 = tenant.client(version="2.37")
+    body = {"name": unique("mv"), "imageRef": image_ids[0], "flavorRef": "6"}
+    resp = v237.post("/servers", json={"server": body})
+    assert resp.status_code == 400 and "'networks' is a required property" in resp.json()["badRequest"]["message"]
+    assert v237.get("/servers", params={"status": "NO_SUCH"}).json()["servers"] == []  # 2.38 makes it 400
+    v238 = tenant.client(version="2.38")
+    resp = v238.get("/servers", params={"status": "NO_SUCH"})
+    assert resp.status_code == 400 and resp.json()["badRequest"]["message"] == "Invalid status value"
+    quota = v238.get(f"/os-quota-sets/{tenant.project_id}").json()["quota_set"]
+    assert "security_groups" not in quota and "floating_ips" not in quota and quota["instances"] == 10
+    assert v238.get("/os-security-groups").status_code == 404
+    v237.close()
+    v238.close()

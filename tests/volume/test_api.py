@@ -331,3 +331,36 @@ def test_upload_to_image_and_back(tenant):
     resp = tenant.http.post(f"{tenant.base}/volumes", json={"volume": {"size": 1, "imageRef": str(uuid.uuid4())}})
     assert resp.status_code == 400 and "Invalid image identifier" in resp.json()["badRequest"]["message"]
     assert tenant.http.delete(f"/image/v2/images/{body['image_id']}").status_code == 204
+
+
+def test_snapshot_lists_and_quota(new_tenant, admin, admin_project):
+    t = new_tenant()
+    admin.put(f"/volume/v3/{admin_project}/os-quota-sets/{t.project_id}", json={"quota_set": {"snapshots": 3}})
+    volume = t.create_volume()
+    made = []
+    for i in range(3):
+        resp = t.http.post(f"{t.base}/snapshots", json={"snapshot": {"volume_id": volume["id"], "name": f"s{i}"}})
+        made.append(resp.json()["snapshot"]["id"])
+    for ident in made:
+        t.wait_snapshot(ident, "available")
+    resp = t.http.post(f"{t.base}/snapshots", json={"snapshot": {"volume_id": volume["id"]}})
+    assert resp.status_code == 413
+    assert resp.json()["overLimit"]["message"] == "SnapshotLimitExceeded: Maximum number of snapshots allowed (3) exceeded"
+
+    def ids(**params):
+        resp = t.http.get(f"{t.base}/snapshots", params=params)
+        assert resp.status_code == 200, resp.text
+        return [s["id"] for s in resp.json()["snapshots"]]
+
+    newest_first = ids()
+    assert newest_first == ids(sort_key="created_at", sort_dir="desc") and sorted(newest_first) == sorted(made)
+    assert ids(sort="id:asc") == sorted(made)
+    assert ids(sort_key="display_name", sort_dir="asc") == made
+    assert ids(limit=0) == [] and len(ids(limit=1)) == 1 and ids(limit=100000) == newest_first
+    assert ids(marker=newest_first[1]) == newest_first[2:]
+    assert ids(offset=2, limit=3) == newest_first[2:]
+    assert ids(name="s1") == [made[1]] and ids(status="error") == []
+    assert ids(volume_id=volume["id"]) == newest_first
+    detail = t.http.get(f"{t.base}/snapshots/detail", params={"limit": 1}).json()
+    assert detail["snapshots"][0]["os-extended-snapshot-attributes:project_id"] == t.project_id
+    assert detail["snapshots_links"][0]["rel"] == "next"

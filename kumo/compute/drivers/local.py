@@ -31,39 +31,17 @@ import time
 from pathlib import Path
 
 from kumo.compute.driver import BlockDevice, DriverError, InstanceSpec, PowerState
+from kumo.compute.drivers import local_host as host
 from kumo.compute.drivers import local_rootfs as rootfs
 from kumo.compute.drivers.local_cgroups import Cgroups
-from kumo.compute.drivers.local_init import SETUP, write_run_dir
+from kumo.compute.drivers.local_init import SETUP, capdrop_program, write_run_dir
 
 BOOT_TIMEOUT = 20.0  # seconds for the setup script to report the instance running
 STOP_GRACE = 10.0  # seconds a clean stop may take before the instance is killed
 _UUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_DEVICE = re.compile(r"^/dev/([a-z][a-z0-9]{0,31})$")
-_DEV_NODES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
 
 
-def find_busybox() -> str | None:
-    """A statically linked busybox (it runs inside images that have none): Debian's busybox-static."""
-    for candidate in ("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox")):
-        if candidate and os.path.isfile(candidate) and _is_static(candidate):
-            return candidate
-    return None
-
-
-def _is_static(path: str) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(64)
-            if head[:4] != b"\x7fELF" or head[4] != 2:
-                return False
-            phoff = int.from_bytes(head[32:40], "little")
-            phentsize = int.from_bytes(head[54:56], "little")
-            phnum = int.from_bytes(head[56:58], "little")
-            fh.seek(phoff)
-            table = fh.read(phentsize * phnum)
-    except OSError:
-        return False
-    return all(int.from_bytes(table[i:i + 4], "little") != 3 for i in range(0, len(table), phentsize))  # PT_INTERP
+find_busybox = host.find_busybox  # kumo.backends asks whether this host can run instances
 
 
 def _driver_errors(method):
@@ -80,16 +58,6 @@ def _driver_errors(method):
     return wrapper
 
 
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, start time) of a process, or None when there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return fields[0], int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 class LocalDriver:
     name = "local"
     capabilities = {"pause": True, "suspend": True, "console_output": True, "attach_volume": True,
@@ -102,7 +70,7 @@ class LocalDriver:
         self.images = rootfs.ImageCache(self.data_dir / "image-cache")
         self.runtime = self.data_dir / "runtime"  # a tmpfs: what each boot recreates (rootfs, run, dev)
         self.cgroups = Cgroups(self.data_dir)
-        self.busybox = find_busybox()
+        self.busybox = host.find_busybox()
         self._locks: dict[str, threading.RLock] = {}
         self._guard = threading.Lock()
         self._children: dict[str, subprocess.Popen] = {}
@@ -132,6 +100,13 @@ class LocalDriver:
                 tmp = self.runtime / ".setup.tmp"
                 tmp.write_text(SETUP)
                 os.replace(tmp, setup)
+            capdrop = self.runtime / "capdrop"
+            program = capdrop_program()
+            if program and not capdrop.exists():
+                tmp = self.runtime / ".capdrop.tmp"
+                tmp.write_bytes(program)
+                os.chmod(tmp, 0o755)
+                os.replace(tmp, capdrop)
             busybox = self.runtime / "busybox"
             if not busybox.exists():
                 tmp = self.runtime / ".busybox.tmp"
@@ -184,7 +159,7 @@ class LocalDriver:
         """The instance's init, if it is alive (checked against its start time: pids get reused)."""
         if not state or not state.get("pid"):
             return None
-        found = _proc_stat(state["pid"])
+        found = host.proc_stat(state["pid"])
         if found is None or found[0] in "ZX" or found[1] != state.get("start"):
             return None
         return state["pid"]
@@ -216,7 +191,7 @@ class LocalDriver:
         shutil.rmtree(inst / "work" / "work" / "incompat", ignore_errors=True)  # left by a volatile overlay
         for sub in ("", "rootfs", "run", "dev", "dev/pts"):
             (rt / sub).mkdir(mode=0o755, exist_ok=True)
-        self._make_dev(rt / "dev")
+        host.make_dev(rt / "dev")
         write_run_dir(rt / "run", spec, busybox)
         paths = state.get("cgroups") or {}
         if not paths or not all(Path(p).exists() for p in paths.values()):
@@ -230,47 +205,7 @@ class LocalDriver:
         lower, mode = self._root_for(spec, state)
         state.update(lower=lower, mode=mode)
         if fresh and mode == "overlay":
-            self._premake_mountpoints(inst / "upper", Path(lower))
-
-    @staticmethod
-    def _premake_mountpoints(upper: Path, lower: Path) -> None:
-        """In a brand-new upper dir (nothing of the instance's yet, so safe to write from the host),
-        make /run/kumo as a copy-up would, which saves the boot a slow copy-up on disk."""
-        try:
-            st = os.lstat(lower / "run")
-        except OSError:
-            return
-        if not stat.S_ISDIR(st.st_mode):
-            return
-        (upper / "run").mkdir(mode=stat.S_IMODE(st.st_mode))
-        os.chown(upper / "run", st.st_uid, st.st_gid)
-        os.chmod(upper / "run", stat.S_IMODE(st.st_mode))
-        if not (lower / "run" / "kumo").exists():
-            (upper / "run" / "kumo").mkdir(mode=0o755)
-
-    @staticmethod
-    def _make_dev(dev: Path) -> None:
-        for name, (major, minor) in _DEV_NODES.items():
-            node = dev / name
-            try:
-                st = os.lstat(node)
-                if stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(major, minor):
-                    continue
-                node.unlink()
-            except FileNotFoundError:
-                pass
-            os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(major, minor))
-            os.chmod(node, 0o666)
-        console = dev / "console"
-        if not (console.exists() and stat.S_ISFIFO(os.lstat(console).st_mode)):
-            console.unlink(missing_ok=True)
-            os.mkfifo(console, 0o620)
-        for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                             ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx")):
-            if not os.path.islink(dev / name):
-                (dev / name).unlink(missing_ok=True)
-                os.symlink(target, dev / name)
-        (dev / "shm").mkdir(mode=0o1777, exist_ok=True)
+            rootfs.premake_mountpoints(inst / "upper", Path(lower))
 
     def _boot(self, uuid: str, state: dict) -> None:
         inst = self._dir(uuid)
@@ -289,7 +224,7 @@ class LocalDriver:
                 "--propagation", "private", "--", self.busybox, "sh", "-c", '. "$0"', str(self.runtime / "setup.sh"),
                 self.busybox, str(inst),
                 str(self._rt(uuid)), state["lower"], state["hostname"], state["mode"], *state["cgroups"].values()]
-        _trim(inst / "console.log")
+        host.trim_log(inst / "console.log")
         log_fd = os.open(inst / "console.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_fd,
@@ -311,7 +246,7 @@ class LocalDriver:
             tail = self.console_output(uuid, 5).strip().replace("\n", " | ")
             raise DriverError(f"The instance failed to boot: {tail or 'no output'}")
         pid = int(line.split()[1])
-        found = _proc_stat(pid)
+        found = host.proc_stat(pid)
         state.update(pid=pid, start=found[1] if found else None, suspended=False)
         self._save(uuid, state)
         old = self._children.pop(uuid, None)
@@ -327,7 +262,7 @@ class LocalDriver:
         try:
             while b"\n" not in data:
                 left = deadline - time.monotonic()
-                if left <= 0 or not _readable(fd, left):
+                if left <= 0 or not host.readable(fd, left):
                     break
                 chunk = os.read(fd, 256)
                 if not chunk:
@@ -352,10 +287,10 @@ class LocalDriver:
                         self.cgroups.thaw(paths)
                         if grace > 0:
                             os.kill(pid, signal.SIGTERM)
-                            _readable(pidfd, grace)
-                        if not _readable(pidfd, 0):
+                            host.readable(pidfd, grace)
+                        if not host.readable(pidfd, 0):
                             os.kill(pid, signal.SIGKILL)
-                            _readable(pidfd, 10)
+                            host.readable(pidfd, 10)
                 finally:
                     os.close(pidfd)
         if paths:
@@ -404,7 +339,7 @@ class LocalDriver:
                 self._stop(uuid, state, grace=0)
             self.cgroups.remove(paths)
             for loop, backing in (state.get("loop_files") or {}).items():
-                _detach_loop(loop, backing)  # only ours; a busy one is freed (autoclear) when its last user goes
+                host.detach_loop(loop, backing)  # only ours; a busy one is freed (autoclear) when its last user goes
             rootfs.unmount_all(inst)
             self._release_runtime(uuid)
             shutil.rmtree(inst, ignore_errors=True)
@@ -538,15 +473,10 @@ class LocalDriver:
         elif stat.S_ISREG(st.st_mode):
             key = "root" if root else device.device_name
             known = (state.get("loops") or {}).get(key)
-            if known and _loop_backing(known) == str(Path(device.path).resolve()):
+            if known and host.loop_backing(known) == str(Path(device.path).resolve()):
                 path = known
             else:
-                argv = ["losetup", "--find", "--show", *(["--read-only"] if device.read_only else []),
-                        str(device.path)]
-                proc = subprocess.run(argv, capture_output=True, text=True)
-                if proc.returncode != 0:
-                    raise DriverError(f"Cannot set up a loop device: {proc.stderr.strip()}")
-                path = proc.stdout.strip()
+                path = host.setup_loop(Path(device.path), device.read_only)
                 state.setdefault("loops", {})[key] = path
                 state.setdefault("loop_files", {})[path] = str(Path(device.path).resolve())
                 self._save(uuid, state)
@@ -558,9 +488,7 @@ class LocalDriver:
         return path
 
     def _attach(self, uuid: str, state: dict, device: BlockDevice) -> None:
-        match = _DEVICE.match(device.device_name or "")
-        if not match or match.group(1) in _DEV_NODES or match.group(1) in ("console", "pts", "shm", "fd"):
-            raise DriverError(f"Invalid device name {device.device_name!r}.")
+        host.device_node_name(device.device_name)  # checked before anything is set up
         path = self._device_path(uuid, state, device)
         rdev = os.stat(path).st_rdev
         major, minor = os.major(rdev), os.minor(rdev)
@@ -573,16 +501,9 @@ class LocalDriver:
         self._save(uuid, state)
 
     def _make_node(self, uuid: str, device_name: str, major: int, minor: int, read_only: bool) -> None:
-        """The volume's block device node in the instance's /dev (live: that /dev is a bind mount)."""
         dev = self._rt(uuid) / "dev"
-        if not dev.is_dir():
-            return  # not booted: _prepare makes the nodes from the state
-        node = dev / _DEVICE.match(device_name).group(1)
-        try:
-            node.unlink()
-        except FileNotFoundError:
-            pass
-        os.mknod(node, stat.S_IFBLK | (0o440 if read_only else 0o660), os.makedev(major, minor))
+        if dev.is_dir():  # not booted yet: _prepare makes the nodes from the state
+            host.make_block_node(dev, device_name, major, minor, read_only)
 
     @_driver_errors
     def attach_volume(self, uuid: str, device: BlockDevice) -> None:
@@ -602,12 +523,12 @@ class LocalDriver:
             if name is None:
                 return
             entry = devices.pop(name)
-            match = _DEVICE.match(name)
+            match = host.DEVICE.match(name)
             if match:
                 (self._rt(uuid) / "dev" / match.group(1)).unlink(missing_ok=True)
             self.cgroups.deny_device(state.get("cgroups") or {}, "b", entry["major"], entry["minor"])
             if entry.get("loop"):
-                _detach_loop(entry["loop"], (state.get("loop_files") or {}).pop(entry["loop"], None))
+                host.detach_loop(entry["loop"], (state.get("loop_files") or {}).pop(entry["loop"], None))
                 (state.get("loops") or {}).pop(name, None)
             self._save(uuid, state)
 
@@ -646,12 +567,14 @@ class LocalDriver:
                 "hypervisor_version": 1, "host_ip": "127.0.0.1"}
 
     def exec(self, uuid: str, argv: list[str], input: str | bytes | None = None, timeout: float = 30,
-             text: bool = True) -> subprocess.CompletedProcess:
-        """Run ``argv`` inside the instance: all its namespaces, its root, its cgroups."""
+             text: bool = True, privileged: bool = False) -> subprocess.CompletedProcess:
+        """Run ``argv`` inside the instance: all its namespaces, its root, its cgroups, and (unless
+        ``privileged``) the same capabilities as the instance's own processes."""
         state, pid = self._running(uuid)
+        if not privileged and (self._rt(uuid) / "run" / "capdrop").exists():
+            argv = ["/run/kumo/capdrop", "/run/kumo/busybox", "sh", "-c", 'exec "$@"', "sh", *argv]
         join = 'for c in "$@"; do echo 0 > "$c/cgroup.procs"; done; exec nsenter -t "$0" -m -u -i -n -p -r -w -- '
         cgroups = list((state.get("cgroups") or {}).values())
-        # nsenter's own arguments come after the cgroups: pass them through a second script level
         script = join + " ".join(_quote(a) for a in argv)
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/run/kumo", "HOME": "/root",
                "TERM": "dumb"}
@@ -696,40 +619,5 @@ def cleanup(settings) -> None:
     LocalDriver(settings).cleanup()
 
 
-def _readable(fd: int, timeout: float) -> bool:
-    """Wait for ``fd`` (a pipe, or a pidfd: readable once the process exits); poll, not select (fds > 1024)."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(timeout * 1000))
-
-
-def _trim(log: Path, limit: int = 4 << 20, keep: int = 1 << 20) -> None:
-    """Keep a console log from growing without bound: at boot, cut it to its last ``keep`` bytes."""
-    try:
-        if log.stat().st_size <= limit:
-            return
-        with open(log, "rb") as fh:
-            fh.seek(-keep, os.SEEK_END)
-            tail = fh.read()
-    except OSError:
-        return
-    tmp = log.with_name(log.name + ".tmp")
-    tmp.write_bytes(tail[tail.find(b"\n") + 1:])
-    os.replace(tmp, log)
-
-
 def _quote(arg: str) -> str:
     return "'" + str(arg).replace("'", "'\"'\"'") + "'"
-
-
-def _loop_backing(loop: str) -> str | None:
-    try:
-        return Path(f"/sys/block/{Path(loop).name}/loop/backing_file").read_text().strip()
-    except OSError:
-        return None
-
-
-def _detach_loop(loop: str, backing: str | None) -> None:
-    """Free a loop device this driver set up, if it still serves the same file (never someone else's)."""
-    if backing and _loop_backing(loop) == backing:
-        subprocess.run(["losetup", "-d", loop], capture_output=True)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import struct
 from pathlib import Path
 
 # Sourced by ``sh -c '. "$0"' <this file> <args>``: $1 = host busybox, $2 = instance dir (upper, work),
@@ -60,6 +62,7 @@ if [ -s /run/kumo/authorized_keys ]; then
     $B cat /run/kumo/authorized_keys > /root/.ssh/authorized_keys
     $B chmod 600 /root/.ssh/authorized_keys
 fi
+[ -x /run/kumo/capdrop ] && exec /run/kumo/capdrop /run/kumo/init "$P"
 exec /run/kumo/init "$P"
 '''
 
@@ -99,13 +102,55 @@ done
 '''
 
 
+# Capabilities the instance's processes lose (from the bounding set, before its init starts), as Docker
+# drops them: what would reach past its namespaces (modules, raw I/O, mounts, the clock, open_by_handle,
+# kernel logs, BPF...). Kept: chown, dac_override, fowner, fsetid, kill, setgid/uid, setpcap,
+# net_bind_service, net_broadcast, net_admin and net_raw (its own network namespace: DHCP clients),
+# ipc_lock, sys_chroot, mknod (the devices cgroup decides what opens), lease, audit_write, setfcap.
+DROPPED_CAPS = (2, 9, 15, 16, 17, 19, 20, 21, 22, 23, 24, 25, 26, 30, 32, 33, 34, 35, 36, 37, 38, 39, 40)
+
+
+def capdrop_program() -> bytes | None:
+    """A tiny static x86-64 program: drop DROPPED_CAPS from the bounding set, then exec argv[1:].
+
+    Busybox has no way to drop capabilities, and nothing of the host is reachable after pivot_root, so
+    the instance gets this 200-byte ELF (hand-assembled; None on other architectures: no drop there)."""
+    if platform.machine() not in ("x86_64", "amd64"):
+        return None
+    base, entry = 0x400000, 120  # code right after the ELF header (64) and one program header (56)
+    code = bytes.fromhex("4889e3")  # mov rbx, rsp (argc, argv..., NULL, envp...)
+    lea = len(code)
+    code += bytes.fromhex("4c8d25") + b"\0\0\0\0"  # lea r12, [rip + caps]
+    code += bytes.fromhex("41bd") + struct.pack("<I", len(DROPPED_CAPS))  # mov r13d, count
+    loop = len(code)
+    code += bytes.fromhex(
+        "410fb63424"  # movzx esi, byte [r12]
+        "bf18000000"  # mov edi, PR_CAPBSET_DROP (24)
+        "31d2" "4531d2" "4531c0"  # xor edx, edx; xor r10d, r10d; xor r8d, r8d
+        "b89d000000" "0f05"  # prctl (157)
+        "49ffc4" "41ffcd")  # inc r12; dec r13d
+    code += bytes([0x75, (loop - (len(code) + 2)) & 0xFF])  # jnz loop
+    code += bytes.fromhex(
+        "488b7b10" "488d7310"  # mov rdi, argv[1]; lea rsi, &argv[1]
+        "488b03" "488d54c310"  # mov rax, argc; lea rdx, envp
+        "b83b000000" "0f05"  # execve (59)
+        "bf7f000000" "b83c000000" "0f05")  # exit(127)
+    code = code[:lea + 3] + struct.pack("<i", len(code) - (lea + 7)) + code[lea + 7:] + bytes(DROPPED_CAPS)
+    size = entry + len(code)
+    header = struct.pack("<16sHHIQQQIHHHHHH", b"\x7fELF\x02\x01\x01" + bytes(9), 2, 0x3E, 1, base + entry,
+                         64, 0, 0, 64, 56, 1, 0, 0, 0)
+    program = struct.pack("<IIQQQQQQ", 1, 5, 0, base, base, size, size, 0x1000)  # PT_LOAD, R+X
+    return header + program + code
+
+
 def write_run_dir(run: Path, spec, busybox: Path, availability_zone: str = "nova") -> None:
     """Fill the instance's ``/run/kumo``: init, config drive, keys, and a link to Kumo's busybox."""
     latest = run / "config" / "openstack" / "latest"
     latest.mkdir(parents=True, exist_ok=True)
     _write(run / "init", INIT, 0o755)
-    if not (run / "busybox").exists():
-        os.link(busybox, run / "busybox")
+    for name in ("busybox", "capdrop"):  # shared (read-only inside) copies on the runtime tmpfs
+        if (busybox.parent / name).exists() and not (run / name).exists():
+            os.link(busybox.parent / name, run / name)
     keys = dict(spec.public_keys or {})
     meta = {
         "uuid": spec.uuid,

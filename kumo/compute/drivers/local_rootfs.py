@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import threading
 import uuid as uuidlib
@@ -173,6 +174,22 @@ class ImageCache:
         if self.root.exists():
             unmount_all(self.root)
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def premake_mountpoints(upper: Path, lower: Path) -> None:
+    """In a brand-new upper dir (nothing of the instance's yet, so safe to write from the host),
+    make /run/kumo as a copy-up would, which saves the boot a slow copy-up on disk."""
+    try:
+        st = os.lstat(lower / "run")
+    except OSError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    (upper / "run").mkdir(mode=stat.S_IMODE(st.st_mode))
+    os.chown(upper / "run", st.st_uid, st.st_gid)
+    os.chmod(upper / "run", stat.S_IMODE(st.st_mode))
+    if not (lower / "run" / "kumo").exists():
+        (upper / "run" / "kumo").mkdir(mode=0o755)
 
 
 # -- snapshots -----------------------------------------------------------------------------

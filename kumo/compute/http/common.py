@@ -14,7 +14,7 @@ from kumo.compute.policies import policy
 from kumo.errors import BadRequest, KumoError, NotAcceptable
 
 MIN_VERSION = (2, 1)
-MAX_VERSION = (2, 26)
+MAX_VERSION = (2, 38)
 VERSION_HEADERS = ("OpenStack-API-Version", "X-OpenStack-Nova-API-Version")
 _VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 

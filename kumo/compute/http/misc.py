@@ -7,13 +7,13 @@ import json
 import sqlalchemy as sa
 
 from kumo.api.routing import Call
-from kumo.compute.http.common import MAX_VERSION, MIN_VERSION, at_least, base, isotime, router, text
+from kumo.compute.http.common import MAX_VERSION, MIN_VERSION, at_least, base, int_query, isotime, router, text
 from kumo.compute.manager import driver_of
 from kumo.compute.models import Server
 from kumo.compute.policies import policy
 from kumo.compute.servers import AZ, HOST
 from kumo.db import utcnow
-from kumo.errors import NotFound
+from kumo.errors import BadRequest, NotFound
 
 MEDIA_TYPES = [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]
 
@@ -97,16 +97,27 @@ def _hypervisor(call: Call, detail: bool) -> dict:
     return body
 
 
+def _hypervisors(call: Call, detail: bool) -> dict:
+    policy.enforce(call.ctx, "os_compute_api:os-hypervisors", {})
+    found = [_hypervisor(call, detail)]
+    if at_least(call, 33):  # paginated: one hypervisor, id 1
+        limit = int_query(call, "limit")
+        marker = call.query.get("marker")
+        if marker is not None and marker != "1":
+            raise BadRequest(f"marker [{marker}] not found")
+        if marker == "1" or limit == 0:
+            found = []
+    return {"hypervisors": found}
+
+
 @router.get("/v2.1/os-hypervisors")
 def list_hypervisors(call: Call):
-    policy.enforce(call.ctx, "os_compute_api:os-hypervisors", {})
-    return {"hypervisors": [_hypervisor(call, False)]}
+    return _hypervisors(call, False)
 
 
 @router.get("/v2.1/os-hypervisors/detail")
 def list_hypervisors_detail(call: Call):
-    policy.enforce(call.ctx, "os_compute_api:os-hypervisors", {})
-    return {"hypervisors": [_hypervisor(call, True)]}
+    return _hypervisors(call, True)
 
 
 @router.get("/v2.1/os-hypervisors/statistics")

@@ -85,6 +85,8 @@ def show_limits(call: Call):
         "maxServerGroups": quota["server_groups"], "maxServerGroupMembers": quota["server_group_members"],
         "totalInstancesUsed": used["instances"], "totalCoresUsed": used["cores"], "totalRAMUsed": used["ram"],
         "totalServerGroupsUsed": 0}
+    if at_least(call, 39):
+        absolute.pop("maxImageMeta")
     if not at_least(call, 36):
         absolute.update(maxSecurityGroups=quota["security_groups"], maxSecurityGroupRules=quota["security_group_rules"],
                         maxTotalFloatingIps=quota["floating_ips"], totalSecurityGroupsUsed=0, totalFloatingIpsUsed=0)

@@ -82,6 +82,8 @@ def create_server(call: Call):
     if "description" in body and not at_least(call, 19):
         raise BadRequest("Invalid input for field/attribute server. Value: description. Additional properties "
                          "are not allowed ('description' was unexpected)")
+    if at_least(call, 37) and "networks" not in body:
+        raise BadRequest("Invalid input for field/attribute server. 'networks' is a required property")
     admin_pass = body.get("adminPass") or secrets.token_urlsafe(9)
     request = servers.BootRequest(
         name=body["name"], image_ref=body.get("imageRef", ""), flavor_ref=str(body["flavorRef"]),
@@ -137,6 +139,8 @@ def _list(call: Call, detail: bool):
         if direction not in ("asc", "desc"):
             raise BadRequest(f"Invalid input for query parameters sort_dir. Value: {direction}.")
         sort.append((key, direction == "desc"))
+    if at_least(call, 38) and q.get("status") and servers.states_for_status(q.get("status")) is None:
+        raise BadRequest("Invalid status value")
     locked = q.get("locked")
     limit = int_query(call, "limit")
     query = servers.ListQuery(

@@ -29,6 +29,17 @@ class SubnetWant:
     host_routes: list
 
 
+@dataclass(frozen=True)
+class Rule:
+    direction: str
+    ethertype: str
+    protocol: str | None
+    port_range_min: int | None
+    port_range_max: int | None
+    remote_ip_prefix: str | None
+    remote_group_id: str | None
+
+
 @dataclass
 class PortWant:
     id: str
@@ -62,7 +73,7 @@ class NetworkWant:
 class Desired:
     networks: dict[str, NetworkWant]
     ports: dict[str, PortWant]
-    rules: dict[str, list]  # group id → rules (detached rows)
+    rules: dict[str, list[Rule]]  # group id → its rules
     members: dict[str, list[str]]  # group id → addresses/prefixes of every port in it
     bound_ids: list[str]  # every compute port bound to this host, plugged or not (for status)
 
@@ -131,7 +142,9 @@ def read(db: Session, data_dir: Path, host: str) -> Desired:
         index.append(p.id)
 
     group_ids = sorted({g for p in wanted_ports.values() if p.security for g in p.group_ids})
-    rules = security_groups.rules_of(db, group_ids)
+    rules = {gid: [Rule(r.direction, r.ethertype, r.protocol, r.port_range_min, r.port_range_max,
+                        r.remote_ip_prefix, r.remote_group_id) for r in rs]
+             for gid, rs in security_groups.rules_of(db, group_ids).items()}
     remote_ids = sorted({r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id})
     return Desired(wanted_nets, wanted_ports, rules, _members(db, remote_ids), [p.id for p in bound])
 

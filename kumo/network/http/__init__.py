@@ -2,7 +2,7 @@
 
 from kumo.api.service import ServiceInfo
 from kumo.network.http import (floating_ips, networks, ports, routers, security_groups, subnetpools,  # noqa: F401
-                               subnets, versions)
+                               subnets, tags, versions)
 from kumo.network.http.common import router
 
 
@@ -11,6 +11,9 @@ def on_start(cloud) -> None:
 
     with cloud.db.session() as db:
         bootstrap.run(db)
+    if cloud.backend.name == "local":  # the data plane: an agent reconciling this host's kernel
+        from kumo.network import agent
+        agent.start(cloud)
 
 
 SERVICE = ServiceInfo(type="network", name="neutron", prefix="/network", router=router,

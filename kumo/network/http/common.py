@@ -179,6 +179,13 @@ def body_for_update(call: Call, singular: str) -> dict:
     return body[singular]
 
 
+def take_tags(row, item: dict) -> None:
+    """``tags`` in a create (or update) body: validated as ``PUT …/tags`` validates them."""
+    if "tags" in item:
+        from kumo.network import tags
+        tags.replace(row, item["tags"] if item["tags"] is not None else [])
+
+
 def check_keys(item: dict, allowed: set[str], read_only: set[str] = frozenset()) -> None:
     """Neutron answers unknown or read-only attributes with 400."""
     for key in item:

@@ -8,7 +8,7 @@ from kumo.api.routing import Call
 from kumo.errors import BadRequest
 from kumo.network import floating_ips
 from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, listing,
-                                      owner_for_create, router, scope, standard, touch)
+                                      owner_for_create, router, scope, standard, take_tags, touch)
 from kumo.network.models import FloatingIP, Port
 from kumo.network.policies import policy
 
@@ -59,6 +59,7 @@ def create_floating_ip(call: Call):
             floating_network_id=item["floating_network_id"], port_id=item.get("port_id"),
             fixed_ip_address=item.get("fixed_ip_address"), floating_ip_address=item.get("floating_ip_address"),
             subnet_id=item.get("subnet_id"), description=item.get("description") or "")
+        take_tags(fip, item)
         return render(call, fip)
     return bulk_or_single(call, "floatingip", "floatingips", create_one)
 

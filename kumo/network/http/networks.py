@@ -8,7 +8,7 @@ from kumo.api.routing import Call
 from kumo.errors import BadRequest
 from kumo.network import networks
 from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, listing,
-                                      owner_for_create, router, scope, standard, touch)
+                                      owner_for_create, router, scope, standard, take_tags, touch)
 from kumo.network.models import Network, Subnet
 from kumo.network.policies import policy
 
@@ -79,8 +79,7 @@ def create_network(call: Call):
             segmentation_id=item.get("provider:segmentation_id"), description=item.get("description") or "",
             availability_zone_hints=item.get("availability_zone_hints") or [],
             is_default=_bool(item, "is_default", False))
-        if item.get("tags"):
-            network.tags = list(item["tags"])
+        take_tags(network, item)
         return render(call, network)
     return bulk_or_single(call, "network", "networks", create_one)
 
@@ -109,6 +108,7 @@ def update_network(call: Call):
     if "router:external" in item:
         changes["external"] = item["router:external"]
     networks.update(call.db, network, changes)
+    take_tags(network, item)
     touch(network)
     return {"network": render(call, network)}
 

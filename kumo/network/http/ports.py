@@ -8,7 +8,7 @@ from kumo.api.routing import Call
 from kumo.errors import BadRequest
 from kumo.network import ipam, networks, ports
 from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, listing,
-                                      owner_for_create, router, scope, standard, touch)
+                                      owner_for_create, router, scope, standard, take_tags, touch)
 from kumo.network.models import IPAllocation, Port
 from kumo.network.policies import policy
 
@@ -82,8 +82,7 @@ def create_port(call: Call):
             description=item.get("description") or "", binding={k: v for k, v in item.items()
                                                                 if k.startswith("binding:")},
             extra_dhcp_opts=item.get("extra_dhcp_opts") or [])
-        if item.get("tags"):
-            port.tags = list(item["tags"])
+        take_tags(port, item)
         return render(call, port)
     return bulk_or_single(call, "port", "ports", create_one)
 
@@ -108,8 +107,7 @@ def update_port(call: Call):
     if BINDING & set(item):
         policy.enforce(call.ctx, "admin_only")
     ports.update(call.db, call.ctx, port, item)
-    if "tags" in item:
-        port.tags = list(item["tags"] or [])
+    take_tags(port, item)
     touch(port)
     return {"port": render(call, port)}
 

@@ -8,7 +8,7 @@ from kumo.api.routing import Call
 from kumo.errors import BadRequest
 from kumo.network import ipam, routers
 from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, listing,
-                                      owner_for_create, router, scope, standard, touch)
+                                      owner_for_create, router, scope, standard, take_tags, touch)
 from kumo.network.models import Router
 from kumo.network.policies import policy
 
@@ -47,7 +47,8 @@ def create_router(call: Call):
             policy.enforce(call.ctx, "admin_only")
         r = Router(project_id=owner_for_create(call, item), name=item.get("name") or "",
                    admin_state_up=item.get("admin_state_up", True), description=item.get("description") or "",
-                   availability_zone_hints=item.get("availability_zone_hints") or [], tags=item.get("tags") or [])
+                   availability_zone_hints=item.get("availability_zone_hints") or [])
+        take_tags(r, item)
         call.db.add(r)
         call.db.flush()
         if item.get("external_gateway_info"):
@@ -81,6 +82,7 @@ def update_router(call: Call):
     for key in ("name", "admin_state_up", "description"):
         if key in item:
             setattr(r, key, item[key])
+    take_tags(r, item)
     touch(r)
     return {"router": render(call, r)}
 

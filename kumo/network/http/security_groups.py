@@ -8,7 +8,7 @@ from kumo.api.routing import Call
 from kumo.errors import BadRequest
 from kumo.network import security_groups as groups
 from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, isotime,
-                                      listing, owner_for_create, router, scope, standard, touch)
+                                      listing, owner_for_create, router, scope, standard, take_tags, touch)
 from kumo.network.models import SecurityGroup, SecurityGroupRule
 from kumo.network.policies import policy
 
@@ -56,6 +56,7 @@ def create_group(call: Call):
         policy.enforce(call.ctx, "create")
         group = groups.create(call.db, project_id=owner_for_create(call, item), name=item.get("name") or "",
                               description=item.get("description") or "", stateful=item.get("stateful", True))
+        take_tags(group, item)
         return render_groups(call, [group])[0]
     return bulk_or_single(call, "security_group", "security_groups", create_one)
 

@@ -8,7 +8,7 @@ from kumo.api.routing import Call
 from kumo.errors import BadRequest
 from kumo.network import subnetpools
 from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, listing,
-                                      owner_for_create, router, scope, standard, touch)
+                                      owner_for_create, router, scope, standard, take_tags, touch)
 from kumo.network.models import SubnetPool
 from kumo.network.policies import policy
 
@@ -46,6 +46,7 @@ def create_pool(call: Call):
             max_prefixlen=item.get("max_prefixlen"), shared=bool(item.get("shared")),
             is_default=bool(item.get("is_default")), description=item.get("description") or "",
             default_quota=item.get("default_quota"))
+        take_tags(pool, item)
         return render_many(call, [pool])[0]
     return bulk_or_single(call, "subnetpool", "subnetpools", create_one)
 
@@ -71,6 +72,7 @@ def update_pool(call: Call):
     if "is_default" in item:
         policy.enforce(call.ctx, "admin_only")
     subnetpools.update(call.db, pool, item)
+    take_tags(pool, item)
     touch(pool)
     return {"subnetpool": render_many(call, [pool])[0]}
 

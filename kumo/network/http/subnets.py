@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from kumo.api.routing import Call
+from kumo.db.filters import as_bool
 from kumo.errors import BadRequest
 from kumo.network import networks, subnets
 from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, listing,
-                                      owner_for_create, router, scope, standard, touch)
+                                      owner_for_create, router, scope, standard, take_tags, touch)
 from kumo.network.models import Network, Subnet
 from kumo.network.policies import policy
 
@@ -27,12 +28,16 @@ UPDATABLE = {"name", "gateway_ip", "enable_dhcp", "allocation_pools", "dns_names
 
 
 def render_many(call: Call, rows: list[Subnet]) -> list[dict]:
+    network_ids = {s.network_id for s in rows}
+    external = set(call.db.scalars(sa.select(Network.id).where(Network.id.in_(network_ids),
+                                                               Network.external.is_(True)))) if rows else set()
     return [{"id": s.id, "name": s.name, "network_id": s.network_id, "ip_version": s.ip_version, "cidr": s.cidr,
              "gateway_ip": s.gateway_ip, "enable_dhcp": s.enable_dhcp, "ipv6_ra_mode": s.ipv6_ra_mode,
              "ipv6_address_mode": s.ipv6_address_mode, "subnetpool_id": s.subnetpool_id,
              "dns_nameservers": list(s.dns_nameservers), "host_routes": list(s.host_routes),
              "allocation_pools": list(s.allocation_pools), "service_types": list(s.service_types),
-             "segment_id": None, "dns_publish_fixed_ip": False, **standard(s)} for s in rows]
+             "segment_id": None, "dns_publish_fixed_ip": False, "router:external": s.network_id in external,
+             **standard(s)} for s in rows]
 
 
 def render(call: Call, subnet: Subnet) -> dict:
@@ -70,8 +75,7 @@ def create_subnet(call: Call):
             ipv6_address_mode=item.get("ipv6_address_mode"), subnetpool_id=item.get("subnetpool_id"),
             use_default_subnetpool=bool(item.get("use_default_subnetpool")), prefixlen=_int(item, "prefixlen"),
             description=item.get("description") or "", service_types=item.get("service_types") or [])
-        if item.get("tags"):
-            subnet.tags = list(item["tags"])
+        take_tags(subnet, item)
         touch(network)
         return render(call, subnet)
     return bulk_or_single(call, "subnet", "subnets", create_one)
@@ -81,6 +85,10 @@ def create_subnet(call: Call):
 def list_subnets(call: Call):
     shared = sa.select(Network.id).where(sa.or_(Network.shared.is_(True), Network.external.is_(True)))
     query = scope(sa.select(Subnet), Subnet, call.ctx, Subnet.network_id.in_(shared))
+    if call.query.get("router:external") is not None:  # subnet-external-network: the network's flag
+        external = sa.select(Network.id).where(Network.external.is_(True))
+        wanted = as_bool(call.query["router:external"])
+        query = query.where(Subnet.network_id.in_(external) if wanted else Subnet.network_id.not_in(external))
     return listing(call, query, Subnet, COLUMNS, render_many, "subnets")
 
 

@@ -9,6 +9,8 @@ EXTENSIONS = {
     "external-net": ("Neutron external network", "Adds external network attribute to network resource."),
     "router": ("Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and"
                                    " access to external networks via a NAT gateway."),
+    "subnet-external-network": ("Subnet belongs to an external network",
+                                "Informs if the subnet belongs to an external network"),
     "extraroute": ("Neutron Extra Route", "Extra routes configuration for L3 router"),
     "ext-gw-mode": ("Neutron L3 Configurable external gateway mode",
                     "Extension of the router abstraction for specifying whether SNAT should occur on the"

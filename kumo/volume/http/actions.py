@@ -6,7 +6,8 @@ from kumo.api.routing import Call, Reply
 from kumo.errors import BadRequest
 from kumo.volume import actions, volumes
 from kumo.volume.http import render
-from kumo.volume.http.common import project, router
+from kumo.volume.http.common import isotime, project, router
+from kumo.volume.models import VolumeType
 from kumo.volume.policies import policy
 
 DISK_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "vhd", "vhdx", "iso", "ploop", "ami", "ari", "aki")
@@ -118,8 +119,7 @@ def _upload(call, volume, args):
         call.cloud, call.db, volume, image_name=name, disk_format=disk_format, container_format=container_format,
         visibility=visibility, protected=_bool(args.get("protected", False), "protected"),
         force=_bool(args.get("force", False), "force"))
-    result["updated_at"] = render.isotime(result["updated_at"])
-    from kumo.volume.models import VolumeType
+    result["updated_at"] = isotime(result["updated_at"])
     vtype = call.db.get(VolumeType, volume.volume_type_id)
     result["volume_type"] = render.volume_type(call, vtype) if vtype else None
     return Reply({"os-volume_upload_image": result}, status=202)

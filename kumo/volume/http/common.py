@@ -11,7 +11,7 @@ from kumo.api.routing import Call, Router, error_response
 from kumo.errors import BadRequest, KumoError, NotAcceptable
 
 MIN_VERSION = "3.0"
-MAX_VERSION = "3.0"  # the highest microversion implemented (documented in ARCHITECTURE/README of the service)
+MAX_VERSION = "3.0"  # the highest microversion implemented (see kumo/volume/__init__.py)
 HEADER = "OpenStack-API-Version"
 _VERSION = re.compile(r"^([1-9]\d*)\.(0|[1-9]\d*)$")
 

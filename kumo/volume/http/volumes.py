@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from kumo.api import validation as v
 from kumo.api.routing import Call, Reply
-from kumo.errors import BadRequest
 from kumo.db.filters import as_bool
+from kumo.errors import BadRequest, NotFound
 from kumo.volume import volumes
 from kumo.volume.http import render
 from kumo.volume.http.common import body_object, next_link, project, router, scope
@@ -59,7 +59,7 @@ def create_volume(call: Call):
 def _list(call: Call, detail: bool):
     project_id = project(call)
     policy.enforce(call.ctx, "volume:get_all", {"project_id": project_id})
-    rows, more = volumes.list_(call.db, call.ctx, scope(call, project_id), call.query)
+    rows, more = volumes.list_(call.db, scope(call, project_id), call.query)
     if detail:
         names = _type_names(call)
         body = {"volumes": [render.volume(call, row, names) for row in rows]}
@@ -145,7 +145,6 @@ def show_metadata_item(call: Call):
     data = volumes.metadata(_volume(call, "volume:get_metadata"))
     key = call.params["key"]
     if key not in data:
-        from kumo.errors import NotFound
         raise NotFound("Metadata item was not found")
     return {"meta": {key: data[key]}}
 

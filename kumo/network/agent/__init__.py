@@ -1,0 +1,52 @@
+"""The networking data plane on the local backend: one agent per host reconciles the kernel to the database.
+
+``start(cloud)`` (from the network service's ``on_start``, local backend only) registers the worker
+topic ``network.agent``, wakes the agent after every committed change to networking rows and on a
+periodic tick, and runs a first pass at once (which also removes what a crash left behind).
+``cleanup(data_dir)`` removes everything any agent of a data dir made. Module layout: ``names``
+(what things are called), ``state`` (desired state from the database), ``plumbing`` (netlink),
+``dhcp`` (dnsmasq), ``firewall`` (nftables), ``agent`` (the reconciler), ``wake`` (change hooks).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+TOPIC = "network.agent"
+DEFAULT_HOST = "kumo"  # the binding:host_id compute gives the ports it creates
+TICK = 15.0  # seconds between periodic passes
+
+log = logging.getLogger("kumo.network.agent")
+
+
+def start(cloud, host: str = DEFAULT_HOST, tick: float = TICK):
+    from kumo.network.agent import wake
+    from kumo.network.agent.agent import Agent
+
+    agent = Agent(cloud.settings.data_dir, cloud.db, host)
+    cloud.workers.register(TOPIC, lambda key, payload: agent.reconcile())
+
+    def poke() -> None:
+        cloud.workers.submit(TOPIC, host)
+
+    wake.register(cloud.db, poke)
+    stop = threading.Event()
+
+    def ticker() -> None:
+        while not stop.wait(tick):
+            try:
+                poke()
+            except Exception:  # pragma: no cover — never let the ticker die
+                log.exception("network agent tick failed")
+
+    threading.Thread(target=ticker, name="kumo-network-agent-tick", daemon=True).start()
+    poke()  # the first pass: converge (and clean up) at start
+    agent.stop_ticker = stop.set
+    return agent
+
+
+def cleanup(data_dir: Path) -> None:
+    from kumo.network.agent.agent import cleanup as remove_all
+    remove_all(data_dir)

@@ -1,0 +1,205 @@
+"""The reconciler: make one host's kernel match what the database says, idempotently.
+
+Each pass reads the desired state (``state.read``), makes sure every network it serves DHCP on has
+its ``network:dhcp`` port, then converges the host namespace — bridges, instance veths, DHCP
+namespaces and dnsmasq, the nftables ruleset — removing whatever is no longer wanted (also what a
+crash left behind), and finally records port status: ``ACTIVE`` once plugged, ``DOWN`` otherwise.
+With nothing left to serve, the host namespace itself goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from kumo.context import Context
+from kumo.errors import KumoError
+from kumo.network.agent import dhcp, firewall, names, plumbing, state
+from kumo.network.models import Network, Port
+
+log = logging.getLogger("kumo.network.agent")
+FULL_CHECK_EVERY = 20  # passes between looks inside every instance (catches changes made from inside)
+ADMIN = Context(user_id="kumo-network-agent", roles=frozenset({"admin"}))
+
+
+class Agent:
+    def __init__(self, data_dir: Path, db, host: str = "kumo"):
+        self.data_dir = Path(data_dir).resolve()
+        self.db = db
+        self.host = host
+        self.namespace = names.host_namespace(self.data_dir, host)
+        self.root = names.run_dir(self.data_dir) / self.namespace
+        self.dhcp_root = self.root / "dhcp"
+        self._dhcp_up: set[str] = set()
+        self._applied: dict[str, tuple] = {}  # link name → the configuration last applied through it
+        self._ruleset: str | None = None  # the nft ruleset last applied
+        self._passes = 0
+
+    # -- one pass ---------------------------------------------------------------------------
+
+    def reconcile(self) -> dict[str, str]:
+        """Converge; returns the status of every compute port bound to this host."""
+        with self.db.session(write=False) as db:
+            desired = state.read(db, self.data_dir, self.host)
+        if self._dhcp_ports(desired):
+            with self.db.session(write=False) as db:
+                desired = state.read(db, self.data_dir, self.host)
+        plugged: dict[str, str] = {}
+        if desired.networks:
+            plugged = self._converge(desired)
+        else:
+            self.teardown()
+        statuses = {pid: "ACTIVE" if pid in plugged and desired.ports[pid].admin_up else "DOWN"
+                    for pid in desired.bound_ids}
+        dhcp_ports = {net.dhcp_port["id"]: "ACTIVE" if net.id in self._dhcp_up else "DOWN"
+                      for net in desired.networks.values() if net.dhcp_port}
+        self._record({**statuses, **dhcp_ports})
+        return statuses
+
+    def _dhcp_ports(self, desired: state.Desired) -> bool:
+        """Create, fix or delete this host's DHCP ports; True when anything changed."""
+        from kumo.network import ipam, ports
+
+        prefix = state.dhcp_device_id(self.host, "")
+        with self.db.session() as db:
+            changed = False
+            for stale in db.scalars(sa.select(Port).where(Port.device_owner == state.DHCP_OWNER,
+                                                          Port.device_id.startswith(prefix))):
+                net = desired.networks.get(stale.network_id)
+                if net is None or not net.dhcp_subnets:
+                    ports.delete(db, stale)
+                    changed = True
+            for net in desired.networks.values():
+                wanted = {s.id for s in net.dhcp_subnets}
+                if not wanted or (net.dhcp_port and net.dhcp_port["subnet_ids"] == wanted):
+                    continue
+                try:
+                    with db.begin_nested():
+                        if net.dhcp_port is None:
+                            ports.create(db, ADMIN, db.get(Network, net.id), project_id=db.get(Network, net.id).project_id,
+                                         device_id=state.dhcp_device_id(self.host, net.id),
+                                         device_owner=state.DHCP_OWNER, fixed_ips=[{"subnet_id": s} for s in sorted(wanted)],
+                                         binding={"binding:host_id": self.host})
+                        else:
+                            port = db.get(Port, net.dhcp_port["id"])
+                            keep = [a for a in ipam.fixed_ips(db, port.id) if a["subnet_id"] in wanted]
+                            add = [{"subnet_id": s} for s in sorted(wanted - {a["subnet_id"] for a in keep})]
+                            ports.update(db, ADMIN, port, {"fixed_ips": keep + add})
+                    changed = True
+                except KumoError as exc:  # an exhausted subnet: no DHCP server there, static addresses still work
+                    log.warning("no DHCP port for network %s: %s", net.id, exc)
+        return changed
+
+    def _converge(self, desired: state.Desired) -> dict[str, str]:
+        if plumbing.ensure_namespace(self.namespace, bridge_netfilter=True):
+            self._applied, self._ruleset = {}, None
+        self._passes += 1
+        if self._passes % FULL_CHECK_EVERY == 1:  # now and then, look inside every instance again
+            self._applied = {}
+        plugged: dict[str, str] = {}
+        self._dhcp_up = set()
+        with plumbing.IPRoute(netns=self.namespace) as ip:
+            existing = plumbing.links(ip)
+            wanted_taps = {names.tap(p) for p in desired.ports}
+            wanted_dhcp = {names.dhcp_link(n.id) for n in desired.networks.values() if n.dhcp_port}
+            for name, link in existing.items():
+                if (name.startswith(names.TAP) and name not in wanted_taps) or \
+                        (name.startswith(names.DHCP_LINK) and name not in wanted_dhcp) or name.startswith(names.TEMP):
+                    plumbing.delete_link(ip, link["index"])
+            wanted_bridges = {names.bridge(n) for n in desired.networks}
+            for name, link in existing.items():
+                if name.startswith(names.BRIDGE) and name not in wanted_bridges:
+                    plumbing.delete_link(ip, link["index"])
+            existing = plumbing.links(ip)
+            bridges = {n.id: plumbing.ensure_bridge(ip, existing, names.bridge(n.id), n.mtu)
+                       for n in desired.networks.values()}
+            existing = plumbing.links(ip)
+            for port in desired.ports.values():
+                tap = names.tap(port.id)
+                config = (str(port.netns), port.ifname, port.mac, port.mtu, tuple(port.addresses),
+                          tuple(sorted(port.gateways.items())), port.admin_up)
+                try:
+                    plumbing.plug(ip, existing, host_name=tap, temp_name=names.temp(port.id),
+                                  bridge_index=bridges[port.network_id], target=str(port.netns), ifname=port.ifname,
+                                  mac=port.mac, mtu=port.mtu, addresses=port.addresses, gateways=port.gateways,
+                                  up=port.admin_up, verified=self._applied.get(tap) == config)
+                    plugged[port.id] = tap
+                    self._applied[tap] = config
+                except Exception:  # one instance's failure (it went away mid-pass) must not stop the others
+                    self._applied.pop(tap, None)
+                    log.exception("could not plug port %s", port.id)
+            self._converge_dhcp(ip, existing, desired, bridges)
+        rules = firewall.ruleset(desired, plugged)
+        text = repr(rules)
+        if text != self._ruleset:
+            self._ruleset = None
+            firewall.apply(self.namespace, rules)
+            self._ruleset = text
+        return plugged
+
+    def _converge_dhcp(self, ip, existing, desired: state.Desired, bridges: dict[str, int]) -> None:
+        serving = {n.id: n for n in desired.networks.values() if n.dhcp_port and n.dhcp_port["ips"]}
+        for network_id in dhcp.served(self.dhcp_root):
+            if network_id not in serving:
+                dhcp.stop(self.dhcp_root, network_id)
+        wanted_ns = {names.dhcp_namespace(self.namespace, nid) for nid in serving}
+        for ns in plumbing.namespaces(self.namespace + "-d"):
+            if ns not in wanted_ns:
+                plumbing.remove_namespace(ns)
+        for net in serving.values():
+            ns = names.dhcp_namespace(self.namespace, net.id)
+            try:
+                link = names.dhcp_link(net.id)
+                if plumbing.ensure_namespace(ns):
+                    self._applied.pop(link, None)
+                config = (ns, net.dhcp_port["mac"], net.mtu, tuple(net.dhcp_port["ips"]))
+                plumbing.plug(ip, existing, host_name=link, temp_name=names.temp(net.dhcp_port["id"]),
+                              bridge_index=bridges[net.id], target=ns, ifname=names.DHCP_IFNAME,
+                              mac=net.dhcp_port["mac"], mtu=net.mtu, addresses=net.dhcp_port["ips"],
+                              verified=self._applied.get(link) == config)
+                self._applied[link] = config
+                dhcp.ensure(self.dhcp_root, ns, net)
+                self._dhcp_up.add(net.id)
+            except Exception:
+                log.exception("could not serve DHCP on network %s", net.id)
+
+    def _record(self, statuses: dict[str, str]) -> None:
+        if not statuses:
+            return
+        with self.db.session() as db:
+            for status in ("ACTIVE", "DOWN"):
+                ids = [pid for pid, s in statuses.items() if s == status]
+                if ids:  # Core UPDATE, not the ORM: a status change must not wake the agent again
+                    db.execute(sa.update(Port).where(Port.id.in_(ids), Port.status != status).values(status=status))
+
+    # -- removal ----------------------------------------------------------------------------
+
+    def teardown(self) -> None:
+        """Remove everything this host's agent made: dnsmasq, DHCP namespaces, the host namespace."""
+        self._dhcp_up, self._applied, self._ruleset = set(), {}, None
+        for network_id in dhcp.served(self.dhcp_root):
+            dhcp.stop(self.dhcp_root, network_id)
+        for ns in plumbing.namespaces(self.namespace + "-d"):
+            plumbing.remove_namespace(ns)
+        plumbing.remove_namespace(self.namespace)  # its bridges, veths (and their instance ends), nft tables
+        shutil.rmtree(self.root, ignore_errors=True)
+        try:
+            self.root.parent.rmdir()  # the last host of this data dir
+        except OSError:
+            pass
+
+
+def cleanup(data_dir: Path) -> None:
+    """Remove what every agent of this data dir made (``kumo reset``), whatever the host id."""
+    data_dir = Path(data_dir).resolve()
+    root = names.run_dir(data_dir)
+    if root.is_dir():
+        for host_dir in root.iterdir():
+            for network_id in dhcp.served(host_dir / "dhcp"):
+                dhcp.stop(host_dir / "dhcp", network_id)
+    for ns in plumbing.namespaces(names.data_prefix(data_dir)):
+        plumbing.remove_namespace(ns)
+    shutil.rmtree(root, ignore_errors=True)

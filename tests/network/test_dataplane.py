@@ -1,0 +1,322 @@
+"""The local data plane with real packets: namespaces stand in for instances, the agent plugs them.
+
+Each test gets its own data dir, so its host namespace (``kumo-<data dir>-<host>``) and everything
+in it are unique to it; teardown removes them all, also after a failure. Only addresses inside the
+test's own namespaces are traffic targets.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the data plane needs root (namespaces, bridges, nftables)"),
+    pytest.mark.skipif(not (shutil.which("nft") and shutil.which("ip")), reason="nftables and iproute2 needed"),
+]
+
+BUSYBOX = shutil.which("busybox")
+
+
+class Plane:
+    """A database, an agent on it, and helpers that build the desired state through the service functions."""
+
+    def __init__(self, tmp_path: Path):
+        from kumo.context import Context
+        from kumo.db import Database
+        from kumo.network.agent.agent import Agent
+
+        self.data_dir = tmp_path / "data"
+        self.data_dir.mkdir()
+        self.db = Database(f"sqlite:///{self.data_dir / 'kumo.db'}")
+        self.db.upgrade()
+        self.project = uuid.uuid4().hex
+        self.ctx = Context(user_id="tester", project_id=self.project, roles=frozenset({"admin"}))
+        self.agent = Agent(self.data_dir, self.db, host="kumo")
+        self.handles: list[Path] = []
+
+    # -- desired state ------------------------------------------------------------------------
+
+    def network(self, cidr: str, **subnet) -> tuple[str, str]:
+        from kumo.network import networks, subnets
+        with self.db.session() as db:
+            net = networks.create(db, project_id=self.project, name=f"n-{cidr}")
+            sub = subnets.create(db, self.ctx, net, project_id=self.project, ip_version=4, cidr=cidr, **subnet)
+            return net.id, sub.id
+
+    def group(self, name: str) -> str:
+        from kumo.network import security_groups
+        with self.db.session() as db:
+            return security_groups.create(db, project_id=self.project, name=name).id
+
+    def default_group(self) -> str:
+        from kumo.network import security_groups
+        with self.db.session() as db:
+            return security_groups.default_group(db, self.project).id
+
+    def rule(self, group_id: str, **kw) -> str:
+        from kumo.network import security_groups
+        with self.db.session() as db:
+            group = security_groups.get(db, self.ctx, group_id)
+            return security_groups.create_rule(db, self.ctx, group, project_id=self.project, **kw).id
+
+    def delete_rule(self, rule_id: str) -> None:
+        from kumo.network.models import SecurityGroupRule
+        with self.db.session() as db:
+            db.delete(db.get(SecurityGroupRule, rule_id))
+
+    def instance(self, network_id: str, groups=None, **kw) -> "Instance":
+        """A port bound to this host, and a namespace published where the compute driver puts it."""
+        from kumo.network import ipam, ports
+        from kumo.network.models import Network
+        device = uuid.uuid4().hex
+        handle = self.data_dir / "instances" / device / "netns"
+        handle.parent.mkdir(parents=True)
+        handle.touch()
+        subprocess.run(["unshare", f"--net={handle}", "ip", "link", "set", "lo", "up"], check=True)
+        self.handles.append(handle)
+        with self.db.session() as db:
+            port = ports.create(db, self.ctx, db.get(Network, network_id), project_id=self.project,
+                                device_id=device, device_owner="compute:nova", security_groups_ids=groups,
+                                binding={"binding:host_id": "kumo"}, **kw)
+            ip = ipam.fixed_ips(db, port.id)[0]["ip_address"]
+            return Instance(self, port.id, device, handle, ip, port.mac_address)
+
+    def delete_port(self, port_id: str) -> None:
+        from kumo.network import ports
+        from kumo.network.models import Port
+        with self.db.session() as db:
+            ports.delete(db, db.get(Port, port_id))
+
+    def delete_network(self, network_id: str) -> None:
+        from kumo.network import networks
+        from kumo.network.models import Network
+        with self.db.session() as db:
+            networks.delete(db, db.get(Network, network_id))
+
+    def status(self, port_id: str) -> str:
+        from kumo.network.models import Port
+        with self.db.session(write=False) as db:
+            return db.get(Port, port_id).status
+
+    def reconcile(self):
+        start = time.monotonic()
+        result = self.agent.reconcile()
+        print(f"reconcile {time.monotonic() - start:.2f}s")
+        return result
+
+    # -- what is left -------------------------------------------------------------------------
+
+    def leftovers(self) -> list[str]:
+        from kumo.network.agent import names
+        prefix = names.data_prefix(self.data_dir)
+        found = [f"netns {n}" for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+                 .stdout.split() if n.startswith(prefix)]
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if cmd.startswith(b"dnsmasq") and str(self.data_dir.resolve()).encode() in cmd:
+                    found.append(f"dnsmasq {pid}")
+        if (self.data_dir / "network").exists():
+            found.append("run dir")
+        return found
+
+    def close(self) -> None:
+        from kumo.network.agent import cleanup
+        cleanup(self.data_dir)
+        for handle in self.handles:
+            subprocess.run(["umount", str(handle)], capture_output=True)
+        self.db.dispose()
+
+
+class Instance:
+    def __init__(self, plane: Plane, port_id: str, device: str, handle: Path, ip: str, mac: str):
+        self.plane, self.port_id, self.device, self.handle, self.ip, self.mac = plane, port_id, device, handle, ip, mac
+
+    def run(self, *argv: str, timeout: float = 10, check: bool = False) -> subprocess.CompletedProcess:
+        proc = subprocess.run(["nsenter", f"--net={self.handle}", "--", *argv], capture_output=True, text=True,
+                              timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{argv} failed: {proc.stdout} {proc.stderr}")
+        return proc
+
+    def ping(self, address: str, count: int = 1, wait: int = 1) -> bool:
+        return self.run(BUSYBOX, "ping", "-c", str(count), "-W", str(wait), address).returncode == 0
+
+    def links(self) -> list[str]:
+        return self.run("ip", "-o", "link", "show").stdout.split("\n")
+
+    def serve_tcp(self, port: int) -> subprocess.Popen:
+        """A TCP server answering ``ok`` to every connection (busybox nc in a loop)."""
+        return subprocess.Popen(["nsenter", f"--net={self.handle}", "--", BUSYBOX, "sh", "-c",
+                                 f"while true; do echo ok | {BUSYBOX} nc -l -p {port}; done"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def connect(self, address: str, port: int, timeout: float = 1.5) -> bool:
+        code = ("import socket,sys\n"
+                "s=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))\n"
+                "print(s.recv(10).decode().strip())")
+        proc = self.run("python3", "-c", code, address, str(port), str(timeout), timeout=timeout + 5)
+        return proc.returncode == 0 and proc.stdout.strip() == "ok"
+
+
+@pytest.fixture
+def plane(tmp_path):
+    p = Plane(tmp_path)
+    yield p
+    p.close()
+    assert p.leftovers() == []
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, 9)
+    proc.wait()
+
+
+# -- tests ----------------------------------------------------------------------------------------
+
+def test_same_network_pings_other_network_does_not(plane):
+    net_a, _ = plane.network("10.61.0.0/24")
+    net_b, _ = plane.network("10.62.0.0/24")
+    group = plane.default_group()  # ingress from members of the group, all egress
+    a1, a2 = plane.instance(net_a, [group]), plane.instance(net_a, [group])
+    b1 = plane.instance(net_b, [group])
+    assert plane.status(a1.port_id) == "DOWN"
+    statuses = plane.reconcile()
+    assert statuses == {a1.port_id: "ACTIVE", a2.port_id: "ACTIVE", b1.port_id: "ACTIVE"}
+    assert plane.status(a1.port_id) == "ACTIVE"
+    # the instance side: eth0 with the port's MAC, MTU and address, default route via the gateway
+    link = a1.run("ip", "-o", "link", "show", "eth0", check=True).stdout
+    assert a1.mac in link and "mtu 1450" in link
+    assert f"inet {a1.ip}/24" in a1.run("ip", "-o", "addr", "show", "eth0").stdout
+    assert "default via 10.61.0.1 dev eth0" in a1.run("ip", "route").stdout
+    assert a1.ping(a2.ip) and a2.ping(a1.ip)
+    assert not a1.ping(b1.ip) and not b1.ping(a2.ip)
+    # idempotent: a second pass changes nothing and traffic still flows
+    assert plane.reconcile() == statuses
+    assert a2.ping(a1.ip)
+
+
+def test_security_group_rule_opens_and_closes_tcp_80(plane):
+    net, _ = plane.network("10.63.0.0/24")
+    web_group = plane.group("web")  # egress only: nothing may come in
+    server = plane.instance(net, [web_group])
+    client = plane.instance(net, [plane.group("client")])
+    plane.reconcile()
+    httpd = server.serve_tcp(80)
+    try:
+        time.sleep(0.2)
+        assert server.connect("127.0.0.1", 80)  # the server is up
+        assert not client.connect(server.ip, 80)  # default deny ingress
+        assert client.ping(server.ip) is False
+        rule = plane.rule(web_group, direction="ingress", protocol="tcp", port_range_min=80, port_range_max=80,
+                          remote_ip_prefix="10.63.0.0/24")
+        plane.reconcile()
+        assert client.connect(server.ip, 80)
+        assert not client.ping(server.ip)  # only TCP 80 was opened
+        plane.delete_rule(rule)
+        plane.reconcile()
+        assert not client.connect(server.ip, 80)
+        # remote_group_id: members of the client's group may reach 80, others not
+        icmp = plane.rule(web_group, direction="ingress", protocol="icmp", port_range_min=8, port_range_max=0,
+                          remote_group_id=client_group(plane, client))
+        plane.reconcile()
+        assert client.ping(server.ip)
+        plane.delete_rule(icmp)
+        plane.reconcile()
+        assert not client.ping(server.ip)
+    finally:
+        _stop(httpd)
+
+
+def client_group(plane: Plane, inst: Instance) -> str:
+    from kumo.network.models import Port
+    with plane.db.session(write=False) as db:
+        return db.get(Port, inst.port_id).security_group_ids[0]
+
+
+def test_spoofed_source_is_dropped_and_port_security_off_is_honoured(plane):
+    net, _ = plane.network("10.64.0.0/24")
+    group = plane.group("open")
+    plane.rule(group, direction="ingress", protocol="icmp")
+    a = plane.instance(net, [group])
+    b = plane.instance(net, [group])
+    plane.reconcile()
+    assert a.ping(b.ip)
+    # the instance claims another address: dropped by anti-spoofing (ARP and IP)
+    a.run("ip", "addr", "add", "10.64.0.200/24", "dev", "eth0", check=True)
+    assert a.run(BUSYBOX, "ping", "-c", "1", "-W", "1", "-I", "10.64.0.200", b.ip).returncode != 0
+    a.run("ip", "addr", "del", "10.64.0.200/24", "dev", "eth0", check=True)
+    # an allowed address pair makes it legitimate
+    from kumo.network import ports
+    from kumo.network.models import Port
+    with plane.db.session() as db:
+        ports.update(db, plane.ctx, db.get(Port, a.port_id), {"allowed_address_pairs": [{"ip_address": "10.64.0.200"}]})
+    plane.reconcile()
+    a.run("ip", "addr", "add", "10.64.0.200/24", "dev", "eth0", check=True)
+    assert a.run(BUSYBOX, "ping", "-c", "1", "-W", "1", "-I", "10.64.0.200", b.ip).returncode == 0
+    # a port without port security: no filtering at all
+    c = plane.instance(net, [], port_security_enabled=False)
+    plane.reconcile()
+    c.run("ip", "addr", "add", "10.64.0.201/24", "dev", "eth0", check=True)
+    assert c.run(BUSYBOX, "ping", "-c", "1", "-W", "1", "-I", "10.64.0.201", b.ip).returncode == 0
+    assert a.ping(c.ip)
+
+
+def test_dhcp_client_gets_the_ports_address(plane):
+    net, _ = plane.network("10.65.0.0/24", dns_nameservers=["10.65.0.53"])
+    group = plane.default_group()
+    inst = plane.instance(net, [group])
+    plane.reconcile()
+    inst.run("ip", "addr", "flush", "dev", "eth0", check=True)  # forget the static address
+    script = plane.data_dir / "udhcpc.sh"
+    script.write_text('#!/bin/sh\n[ "$1" = bound ] && echo "lease $ip $router $dns $mtu" >&2\nexit 0\n')
+    script.chmod(0o755)
+    proc = inst.run(BUSYBOX, "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s", str(script),
+                    "-O", "mtu", timeout=20)
+    assert f"lease {inst.ip} 10.65.0.1 10.65.0.53 1450" in proc.stderr, proc.stderr
+    # the DHCP port exists in the database, Neutron-style, and another port joining is served too
+    from kumo.network.agent import names
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert names.dhcp_namespace(plane.agent.namespace, net) in netns
+    second = plane.instance(net, [group])
+    plane.reconcile()
+    second.run("ip", "addr", "flush", "dev", "eth0", check=True)
+    proc = second.run(BUSYBOX, "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s", str(script),
+                      "-O", "mtu", timeout=20)
+    assert f"lease {second.ip} " in proc.stderr, proc.stderr
+
+
+def test_deleting_everything_leaves_nothing(plane):
+    net_a, _ = plane.network("10.66.0.0/24")
+    net_b, _ = plane.network("10.67.0.0/24")
+    group = plane.default_group()
+    a, b = plane.instance(net_a, [group]), plane.instance(net_b, [group])
+    plane.reconcile()
+    from kumo.network.agent import firewall, names
+    assert "inet kumo" in firewall.tables(plane.agent.namespace)
+    assert any("eth0" in line for line in a.links())
+    # a port deleted: its veth goes (in the instance too), the port's network stays
+    plane.delete_port(a.port_id)
+    plane.reconcile()
+    assert not any("eth0" in line for line in a.links())
+    assert plane.leftovers() != []
+    # a crash: the agent's namespace survives, a new agent finds and fixes things
+    from kumo.network.agent.agent import Agent
+    fresh = Agent(plane.data_dir, plane.db, host="kumo")
+    assert fresh.reconcile() == {b.port_id: "ACTIVE"}
+    plane.delete_port(b.port_id)
+    plane.delete_network(net_a)
+    plane.delete_network(net_b)
+    assert fresh.reconcile() == {}
+    assert plane.leftovers() == []
+    assert not any("eth0" in line for line in b.links())
