@@ -8,8 +8,6 @@ import os
 import shutil
 import signal
 import sys
-import urllib.request
-from pathlib import Path
 
 from kumo import __version__, config
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from kumo.compute.driver import Vif
 from kumo.context import Context
 from kumo.errors import BadRequest, Conflict, NotFound
-from kumo.network import ipam, networks, ports, security_groups
+from kumo.network import ipam, ports, security_groups
 from kumo.network.models import Network, Port, SecurityGroup, Subnet
 
 COMPUTE_OWNER = "compute:nova"

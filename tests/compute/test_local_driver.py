@@ -384,6 +384,39 @@ def test_a_new_driver_finds_running_instances(driver, boot):
     assert again.power_state(spec.uuid) == PowerState.RUNNING
 
 
+CRASHING_KUMO = r'''
+import os, sys, time
+from pathlib import Path
+from types import SimpleNamespace
+from kumo.compute.drivers import local
+
+def die(proc):  # Kumo is killed while the instance boots: nothing recorded its pid
+    time.sleep(float(sys.argv[3]))
+    os._exit(9)
+
+local.LocalDriver._read_status = staticmethod(die)
+driver = local.LocalDriver(SimpleNamespace(data_dir=Path(sys.argv[1])))
+driver.spawn(local.InstanceSpec(uuid=sys.argv[2], name="c", hostname="c", vcpus=1, ram_mb=64, disk_gb=1,
+                                image_file=Path(sys.argv[4]), image_id="img-busybox"))
+'''
+
+
+@pytest.mark.parametrize("delay", [0, 0.3])
+def test_destroy_after_kumo_died_mid_boot(driver, images, delay):
+    import sys
+    uuid = str(uuidlib.uuid4())
+    subprocess.run([sys.executable, "-c", CRASHING_KUMO, str(driver.data_dir), uuid, str(delay),
+                    str(images["busybox"])], timeout=60)
+    assert driver.power_state(uuid) == PowerState.NOSTATE  # booted or not, its pid was never recorded
+    started = driver.cgroups.pids(driver.cgroups.paths_for(uuid))
+    destroy_and_check(driver, uuid)
+    time.sleep(0.2)  # a setup script still on its way must not survive either
+    assert not any(Path(f"/proc/{p}").exists() for p in started)
+    leftover = [line for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True)
+                .stdout.splitlines() if uuid in line]
+    assert leftover == []
+
+
 def test_ext4_image_and_bad_images(driver, boot, images, tmp_path):
     if not shutil.which("mkfs.ext4"):
         pytest.skip("mkfs.ext4 (e2fsprogs) is not installed")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from tests.compute.conftest import unique, wait_status
 
 
@@ -16,19 +14,12 @@ def test_cli_server_lifecycle(sim, nova_admin, image_ids):
                             "--property", "role=web", "-f", "json", name)
     assert created["name"] == name and created["adminPass"]
     server_id = created["id"]
-    wait_status(nova_admin, server_id, "ACTIVE")
-    listed = sim.openstack("server", "list", "--name", name, "-f", "json")
-    assert [(s["ID"], s["Status"]) for s in listed] == [(server_id, "ACTIVE")]
-    shown = sim.openstack("server", "show", server_id, "-f", "json")
-    assert shown["OS-EXT-STS:vm_state"] == "active" and shown["OS-EXT-STS:power_state"] in ("Running", 1)
-    assert "c1.nano" in str(shown["flavor"]) and "role" in str(shown["properties"])
-
-    sim.openstack("server", "stop", server_id)
-    wait_status(nova_admin, server_id, "SHUTOFF")
+    shown = wait_status(nova_admin, server_id, "ACTIVE")
+    assert shown["metadata"] == {"role": "web"} and shown["flavor"]["id"] == "6"
+    listed = sim.openstack("server", "list", "--name", name, "--long", "-f", "json")
+    assert [(s["ID"], s["Status"], s["Power State"]) for s in listed] == [(server_id, "ACTIVE", "Running")]
     sim.openstack("server", "delete", server_id)
     wait_status(nova_admin, server_id, "DELETED")
-    gone = sim.openstack("server", "show", server_id, check=False)
-    assert gone.returncode != 0 and "No Server found" in gone.stderr
 
 
 def settle(compute, server, status: str, timeout: float = 15):
@@ -121,11 +112,7 @@ def test_sdk_multiple_create_and_reservation(sim, image_ids):
     conn.close()
 
 
-@pytest.mark.parametrize("args", [("--flavor", "no-such-flavor"), ("--image", "no-such-image")])
-def test_cli_refuses_unknown_flavor_and_image(sim, image_ids, args):
-    base = {"--flavor": "c1.nano", "--image": image_ids[0]}
-    base[args[0]] = args[1]
-    proc = sim.openstack("server", "create", "--flavor", base["--flavor"], "--image", base["--image"],
+def test_cli_refuses_an_unknown_flavor(sim, image_ids):
+    proc = sim.openstack("server", "create", "--flavor", "no-such-flavor", "--image", image_ids[0],
                          unique("bad"), check=False)
-    assert proc.returncode != 0
-    assert "No Flavor found" in proc.stderr or "No Image found" in proc.stderr or "could not be found" in proc.stderr
+    assert proc.returncode != 0 and "No Flavor found for no-such-flavor" in proc.stderr

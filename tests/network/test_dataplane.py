@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -22,6 +23,26 @@ pytestmark = [
 ]
 
 BUSYBOX = shutil.which("busybox")
+PING = """
+import os, select, socket, struct, sys, time
+def checksum(data):
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    total = (total >> 16) + (total & 0xFFFF)
+    return ~(total + (total >> 16)) & 0xFFFF
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+if sys.argv[2]:
+    s.bind((sys.argv[2], 0))
+ident = os.getpid() & 0xFFFF
+body = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"kumo-dataplane!!"
+s.sendto(body[:2] + struct.pack("!H", checksum(body)) + body[4:], (sys.argv[1], 0))
+deadline = time.monotonic() + float(sys.argv[3])
+while (left := deadline - time.monotonic()) > 0 and select.select([s], [], [], left)[0]:
+    packet, (peer, _) = s.recvfrom(2048)
+    kind, _, _, got = struct.unpack("!BBHH", packet[20:26])
+    if kind == 0 and got == ident and peer == sys.argv[1]:
+        sys.exit(0)
+sys.exit(1)
+"""
 
 
 class Plane:
@@ -149,8 +170,9 @@ class Instance:
             raise AssertionError(f"{argv} failed: {proc.stdout} {proc.stderr}")
         return proc
 
-    def ping(self, address: str, count: int = 1, wait: int = 1) -> bool:
-        return self.run(BUSYBOX, "ping", "-c", str(count), "-W", str(wait), address).returncode == 0
+    def ping(self, address: str, source: str = "", timeout: float = 0.5) -> bool:
+        """One ICMP echo (a raw socket, so a lost reply costs ``timeout``, not busybox ping's whole second)."""
+        return self.run(sys.executable, "-I", "-S", "-c", PING, address, source, str(timeout), timeout=timeout + 10).returncode == 0
 
     def links(self) -> list[str]:
         return self.run("ip", "-o", "link", "show").stdout.split("\n")
@@ -161,11 +183,11 @@ class Instance:
                                  f"while true; do echo ok | {BUSYBOX} nc -l -p {port}; done"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
-    def connect(self, address: str, port: int, timeout: float = 1.5) -> bool:
+    def connect(self, address: str, port: int, timeout: float = 0.6) -> bool:
         code = ("import socket,sys\n"
                 "s=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))\n"
                 "print(s.recv(10).decode().strip())")
-        proc = self.run("python3", "-c", code, address, str(port), str(timeout), timeout=timeout + 5)
+        proc = self.run(sys.executable, "-I", "-S", "-c", code, address, str(port), str(timeout), timeout=timeout + 5)
         return proc.returncode == 0 and proc.stdout.strip() == "ok"
 
 
@@ -254,7 +276,7 @@ def test_spoofed_source_is_dropped_and_port_security_off_is_honoured(plane):
     assert a.ping(b.ip)
     # the instance claims another address: dropped by anti-spoofing (ARP and IP)
     a.run("ip", "addr", "add", "10.64.0.200/24", "dev", "eth0", check=True)
-    assert a.run(BUSYBOX, "ping", "-c", "1", "-W", "1", "-I", "10.64.0.200", b.ip).returncode != 0
+    assert a.ping(b.ip) and not a.ping(b.ip, source="10.64.0.200")
     a.run("ip", "addr", "del", "10.64.0.200/24", "dev", "eth0", check=True)
     # an allowed address pair makes it legitimate
     from kumo.network import ports
@@ -263,12 +285,12 @@ def test_spoofed_source_is_dropped_and_port_security_off_is_honoured(plane):
         ports.update(db, plane.ctx, db.get(Port, a.port_id), {"allowed_address_pairs": [{"ip_address": "10.64.0.200"}]})
     plane.reconcile()
     a.run("ip", "addr", "add", "10.64.0.200/24", "dev", "eth0", check=True)
-    assert a.run(BUSYBOX, "ping", "-c", "1", "-W", "1", "-I", "10.64.0.200", b.ip).returncode == 0
+    assert a.ping(b.ip, source="10.64.0.200")
     # a port without port security: no filtering at all
     c = plane.instance(net, [], port_security_enabled=False)
     plane.reconcile()
     c.run("ip", "addr", "add", "10.64.0.201/24", "dev", "eth0", check=True)
-    assert c.run(BUSYBOX, "ping", "-c", "1", "-W", "1", "-I", "10.64.0.201", b.ip).returncode == 0
+    assert c.ping(b.ip, source="10.64.0.201")
     assert a.ping(c.ip)
 
 
@@ -320,3 +342,73 @@ def test_deleting_everything_leaves_nothing(plane):
     assert fresh.reconcile() == {}
     assert plane.leftovers() == []
     assert not any("eth0" in line for line in b.links())
+
+
+def _wait(predicate, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_through_the_api_ports_go_active_and_nothing_is_left(cloud):
+    """The agent in a live Kumo: woken by API changes, ports ACTIVE once plugged, the network's bridge,
+    DHCP namespace and dnsmasq gone after the deletes (the shared Kumo may host other tests' instances,
+    so only this network's things are checked here; the tests above check that nothing at all is left)."""
+    from kumo.network.agent import names
+    with cloud.http(cloud.token()) as admin:
+        if admin.get("/healthz").json()["backend"] != "local":
+            pytest.skip("this Kumo runs the simulated backend: no data plane agent")
+        data_dir = cloud.server.data_dir
+        host_ns = names.host_namespace(data_dir, "kumo")
+        handles = []
+        try:
+            net = admin.post("/network/v2.0/networks", json={"network": {"name": "dp"}}).json()["network"]
+            sub = admin.post("/network/v2.0/subnets", json={"subnet": {
+                "network_id": net["id"], "ip_version": 4, "cidr": "10.68.0.0/24"}})
+            assert sub.status_code == 201, sub.text
+            made = []
+            for _ in range(2):
+                device = uuid.uuid4().hex
+                handle = data_dir / "instances" / device / "netns"
+                handle.parent.mkdir(parents=True)
+                handle.touch()
+                subprocess.run(["unshare", f"--net={handle}", "ip", "link", "set", "lo", "up"], check=True)
+                handles.append(handle)
+                resp = admin.post("/network/v2.0/ports", json={"port": {
+                    "network_id": net["id"], "device_id": device, "device_owner": "compute:nova",
+                    "binding:host_id": "kumo"}})
+                assert resp.status_code == 201, resp.text
+                made.append(resp.json()["port"])
+            for port in made:
+                _wait(lambda: admin.get(f"/network/v2.0/ports/{port['id']}").json()["port"]["status"] == "ACTIVE",
+                      what=f"port {port['id']} ACTIVE")
+            one, two = (Instance(None, p["id"], p["device_id"], h, p["fixed_ips"][0]["ip_address"], p["mac_address"])
+                        for p, h in zip(made, handles))
+            assert one.ping(two.ip)  # the default group: members reach each other
+            dhcp_ports = admin.get("/network/v2.0/ports", params={"network_id": net["id"],
+                                                                 "device_owner": "network:dhcp"}).json()["ports"]
+            assert len(dhcp_ports) == 1 and dhcp_ports[0]["status"] == "ACTIVE"
+            dhcp_dir = names.run_dir(data_dir) / host_ns / "dhcp" / net["id"]
+            assert dhcp_dir.is_dir()
+            for port in made:
+                assert admin.delete(f"/network/v2.0/ports/{port['id']}").status_code == 204
+            assert admin.delete(f"/network/v2.0/networks/{net['id']}").status_code == 204
+
+            def gone() -> bool:
+                spaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+                bridge = host_ns in spaces and subprocess.run(
+                    ["ip", "netns", "exec", host_ns, "ip", "link", "show", names.bridge(net["id"])],
+                    capture_output=True).returncode == 0
+                return not bridge and names.dhcp_namespace(host_ns, net["id"]) not in spaces \
+                    and not dhcp_dir.exists()
+
+            _wait(gone, what="the network's bridge, DHCP namespace and dnsmasq gone")
+            assert not any("eth0" in line for line in one.links() + two.links())
+        finally:
+            for handle in handles:
+                subprocess.run(["umount", str(handle)], capture_output=True)
+                shutil.rmtree(handle.parent, ignore_errors=True)

@@ -2,16 +2,19 @@
 
 An instance is its own pid, mount, uts, ipc and network namespaces (``unshare``), a root
 filesystem that is an overlay over the cached image (``local_rootfs``), cgroup v1 limits from the
-flavor and a freezer for pause/suspend (``local_cgroups``), and Kumo's init (``local_init``)
-which relays the console to a log file and stops cleanly on SIGTERM.
+flavor, a devices allow-list and a freezer for pause/suspend (``local_cgroups``), and Kumo's init
+(``local_init``) which relays the console to a log file and stops cleanly on SIGTERM; its processes
+lose the capabilities that would reach past its namespaces.
 
-Everything the driver knows about an instance is under ``<data_dir>/instances/<uuid>/``:
-``state.json`` (init pid and start time, cgroup paths, the lower layer, devices), ``upper/`` and
-``work/`` (its writes), ``run/`` (``/run/kumo`` inside: init, config drive, keys), ``dev/`` (its
-``/dev``: device nodes and the console FIFO), ``netns`` (its network namespace, bind-mounted so it
-outlives reboots and a network driver can plug into it) and ``console.log``. Instances run in
-their own session, so they outlive Kumo; a new driver finds them again from these files, and
-``destroy`` removes all of it even from a half-made instance.
+What the driver knows about an instance is under ``<data_dir>/instances/<uuid>/``: ``state.json``
+(init pid and start time, cgroup paths, the lower layer, devices, loop devices it set up), ``upper/``
+and ``work/`` (its writes), ``netns`` (its network namespace, bind-mounted so it outlives reboots
+and a network driver can plug into it) and ``console.log``. What each boot re-creates lives on a
+tmpfs, ``<data_dir>/runtime/<uuid>/`` (mounted while any instance exists): ``run/`` (``/run/kumo``
+inside, read-only: init, config drive, keys, busybox), ``dev/`` (its ``/dev``: device nodes, the
+console FIFO) and ``rootfs/`` (the mount point). Instances run in their own session, so they
+outlive Kumo; a new driver finds them again from these files, and ``destroy`` removes all of it,
+even from a half-made instance.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import functools
 import json
 import os
 import re
-import select
 import shutil
 import signal
 import socket
@@ -39,8 +41,6 @@ from kumo.compute.drivers.local_init import SETUP, capdrop_program, write_run_di
 BOOT_TIMEOUT = 20.0  # seconds for the setup script to report the instance running
 STOP_GRACE = 10.0  # seconds a clean stop may take before the instance is killed
 _UUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
 find_busybox = host.find_busybox  # kumo.backends asks whether this host can run instances
 
 

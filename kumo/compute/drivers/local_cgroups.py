@@ -131,23 +131,31 @@ class Cgroups:
         return found
 
     def remove(self, paths: dict[str, str], timeout: float = 5.0) -> None:
-        """Kill whatever is still in the groups, then remove them (fine if already gone)."""
-        self.thaw(paths)
+        """Kill whatever is in the groups (also what joins them meanwhile: a booting instance whose
+        Kumo died), then remove them; fine if already gone."""
         deadline = time.monotonic() + timeout
-        while True:
-            left = self.pids(paths)
-            if not left:
-                break
-            for pid in left:
+        left = dict(paths)
+        while left:
+            self.thaw(paths)
+            for pid in self.pids(left):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            if time.monotonic() > deadline:
-                raise DriverError(f"processes {sorted(left)} would not die")
-            time.sleep(0.01)
-        for path in paths.values():
-            _rmdir(Path(path), deadline)
+            for controller, path in list(left.items()):
+                try:
+                    Path(path).rmdir()
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    if exc.errno != errno.EBUSY:  # EBUSY: tasks still exiting (or just joined)
+                        raise DriverError(f"cannot remove cgroup {path}: {exc}") from None
+                    continue
+                del left[controller]
+            if left:
+                if time.monotonic() > deadline:
+                    raise DriverError(f"cannot remove cgroups {sorted(left.values())}: processes would not die")
+                time.sleep(0.005)
 
     def children(self) -> set[str]:
         """Names of the child groups under this data dir's parents."""
@@ -177,15 +185,3 @@ def _write(path: Path, value: str) -> None:
     finally:
         os.close(fd)
 
-
-def _rmdir(path: Path, deadline: float) -> None:
-    while True:
-        try:
-            path.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError as exc:  # EBUSY for a moment while the last task exits
-            if exc.errno != errno.EBUSY or time.monotonic() > deadline:
-                raise DriverError(f"cannot remove cgroup {path}: {exc}") from None
-            time.sleep(0.01)

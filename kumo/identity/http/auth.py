@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kumo.api import validation
 from kumo.api.routing import Call, Reply
-from kumo.errors import BadRequest, Forbidden, NotFound
+from kumo.errors import BadRequest, Forbidden
 from kumo.identity import assignments, tokens, users
 from kumo.identity.http import render
 from kumo.identity.http.common import collection_links, isotime, link, router

@@ -56,42 +56,41 @@ class Agent:
                     for pid in desired.bound_ids}
         dhcp_ports = {net.dhcp_port["id"]: "ACTIVE" if net.id in self._dhcp_up else "DOWN"
                       for net in desired.networks.values() if net.dhcp_port}
-        self._record({**statuses, **dhcp_ports})
+        self._record({**statuses, **dhcp_ports}, desired.statuses)
         return statuses
 
     def _dhcp_ports(self, desired: state.Desired) -> bool:
         """Create, fix or delete this host's DHCP ports; True when anything changed."""
         from kumo.network import ipam, ports
 
-        prefix = state.dhcp_device_id(self.host, "")
+        todo = [net for net in desired.networks.values() if net.dhcp_subnets and not (
+            net.dhcp_port and net.dhcp_port["subnet_ids"] == {s.id for s in net.dhcp_subnets})]
+        if not todo and not desired.stale_dhcp:
+            return False  # the common case: no write transaction at all
         with self.db.session() as db:
-            changed = False
-            for stale in db.scalars(sa.select(Port).where(Port.device_owner == state.DHCP_OWNER,
-                                                          Port.device_id.startswith(prefix))):
-                net = desired.networks.get(stale.network_id)
-                if net is None or not net.dhcp_subnets:
-                    ports.delete(db, stale)
-                    changed = True
-            for net in desired.networks.values():
+            for port_id in desired.stale_dhcp:
+                port = db.get(Port, port_id)
+                if port is not None:
+                    ports.delete(db, port)
+            for net in todo:
                 wanted = {s.id for s in net.dhcp_subnets}
-                if not wanted or (net.dhcp_port and net.dhcp_port["subnet_ids"] == wanted):
-                    continue
+                network = db.get(Network, net.id)
                 try:
                     with db.begin_nested():
                         if net.dhcp_port is None:
-                            ports.create(db, ADMIN, db.get(Network, net.id), project_id=db.get(Network, net.id).project_id,
+                            ports.create(db, ADMIN, network, project_id=network.project_id,
                                          device_id=state.dhcp_device_id(self.host, net.id),
-                                         device_owner=state.DHCP_OWNER, fixed_ips=[{"subnet_id": s} for s in sorted(wanted)],
+                                         device_owner=state.DHCP_OWNER,
+                                         fixed_ips=[{"subnet_id": s} for s in sorted(wanted)],
                                          binding={"binding:host_id": self.host})
                         else:
                             port = db.get(Port, net.dhcp_port["id"])
                             keep = [a for a in ipam.fixed_ips(db, port.id) if a["subnet_id"] in wanted]
                             add = [{"subnet_id": s} for s in sorted(wanted - {a["subnet_id"] for a in keep})]
                             ports.update(db, ADMIN, port, {"fixed_ips": keep + add})
-                    changed = True
                 except KumoError as exc:  # an exhausted subnet: no DHCP server there, static addresses still work
                     log.warning("no DHCP port for network %s: %s", net.id, exc)
-        return changed
+        return True
 
     def _converge(self, desired: state.Desired) -> dict[str, str]:
         if plumbing.ensure_namespace(self.namespace, bridge_netfilter=True):
@@ -166,14 +165,15 @@ class Agent:
             except Exception:
                 log.exception("could not serve DHCP on network %s", net.id)
 
-    def _record(self, statuses: dict[str, str]) -> None:
-        if not statuses:
+    def _record(self, statuses: dict[str, str], current: dict[str, str]) -> None:
+        changed = {pid: status for pid, status in statuses.items() if current.get(pid) != status}
+        if not changed:
             return
         with self.db.session() as db:
             for status in ("ACTIVE", "DOWN"):
-                ids = [pid for pid, s in statuses.items() if s == status]
+                ids = [pid for pid, s in changed.items() if s == status]
                 if ids:  # Core UPDATE, not the ORM: a status change must not wake the agent again
-                    db.execute(sa.update(Port).where(Port.id.in_(ids), Port.status != status).values(status=status))
+                    db.execute(sa.update(Port).where(Port.id.in_(ids)).values(status=status))
 
     # -- removal ----------------------------------------------------------------------------
 

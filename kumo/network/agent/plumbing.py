@@ -39,8 +39,18 @@ def ensure_namespace(name: str, bridge_netfilter: bool = False) -> bool:
 
 
 def remove_namespace(name: str) -> None:
-    if name in netns.listnetns():
-        netns.remove(name)
+    """Delete its links first (a veth's other end, in an instance, goes at once rather than whenever the
+    kernel gets round to dismantling the namespace), then the namespace."""
+    if name not in netns.listnetns():
+        return
+    try:
+        with IPRoute(netns=name) as ip:
+            for link in ip.get_links():
+                if link.get("IFLA_IFNAME") != "lo":
+                    delete_link(ip, link["index"])
+    except (OSError, NetlinkError):
+        pass
+    netns.remove(name)
 
 
 def links(ip: IPRoute) -> dict[str, dict]:

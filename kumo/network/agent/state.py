@@ -76,6 +76,8 @@ class Desired:
     rules: dict[str, list[Rule]]  # group id → its rules
     members: dict[str, list[str]]  # group id → addresses/prefixes of every port in it
     bound_ids: list[str]  # every compute port bound to this host, plugged or not (for status)
+    statuses: dict[str, str]  # port id → status now recorded, for bound and DHCP ports
+    stale_dhcp: list[str]  # this host's DHCP ports on networks it no longer serves
 
 
 def _mounted(path: Path | None) -> bool:
@@ -146,7 +148,13 @@ def read(db: Session, data_dir: Path, host: str) -> Desired:
                         r.remote_ip_prefix, r.remote_group_id) for r in rs]
              for gid, rs in security_groups.rules_of(db, group_ids).items()}
     remote_ids = sorted({r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id})
-    return Desired(wanted_nets, wanted_ports, rules, _members(db, remote_ids), [p.id for p in bound])
+    statuses = {p.id: p.status for p in bound}
+    statuses.update({p.id: p.status for p in all_ports if p.device_owner == DHCP_OWNER})
+    stale = [pid for pid, nid in db.execute(sa.select(Port.id, Port.network_id).where(
+        Port.device_owner == DHCP_OWNER, Port.device_id.startswith(dhcp_device_id(host, ""))))
+        if nid not in wanted_nets or not wanted_nets[nid].dhcp_subnets]
+    return Desired(wanted_nets, wanted_ports, rules, _members(db, remote_ids), [p.id for p in bound], statuses,
+                   stale)
 
 
 def _members(db: Session, group_ids: list[str]) -> dict[str, list[str]]:

@@ -83,13 +83,17 @@ def apply_filters(call: Call, query: sa.Select, columns: dict) -> sa.Select:
     return query
 
 
-def tag_filter(call: Call, rows: list) -> list:
+def tag_filter(call: Call, query: sa.Select, model) -> sa.Select:
+    """``tags``/``tags-any``/``not-tags``/``not-tags-any`` (comma-separated): narrow ``query`` before it is
+    sorted and paged, so that pages stay full. Tags are a JSON list, so the matching is done here."""
     wanted = {key: set(call.query.get(key).split(",")) for key in ("tags", "tags-any", "not-tags", "not-tags-any")
               if call.query.get(key)}
     if not wanted:
-        return rows
+        return query
+    if not hasattr(model, "tags"):
+        return query.where(sa.false()) if "tags" in wanted or "tags-any" in wanted else query
     kept = []
-    for row in rows:
+    for row in call.db.scalars(query):
         have = set(row.tags or [])
         if "tags" in wanted and not wanted["tags"] <= have:
             continue
@@ -99,8 +103,8 @@ def tag_filter(call: Call, rows: list) -> list:
             continue
         if "not-tags-any" in wanted and wanted["not-tags-any"] & have:
             continue
-        kept.append(row)
-    return kept
+        kept.append(row.id)
+    return query.where(model.id.in_(kept))
 
 
 def fields(call: Call, body: dict) -> dict:
@@ -110,7 +114,7 @@ def fields(call: Call, body: dict) -> dict:
 
 def listing(call: Call, query: sa.Select, model, columns: dict, render, collection: str, default_sort="id"):
     """A Neutron collection: filters, tags, sorting, pagination (with ``<collection>_links``), fields."""
-    query = apply_filters(call, query, columns)
+    query = tag_filter(call, apply_filters(call, query, columns), model)
     keys = call.query.getlist("sort_key")
     dirs = call.query.getlist("sort_dir")
     if dirs and len(dirs) != len(keys):
@@ -126,7 +130,6 @@ def listing(call: Call, query: sa.Select, model, columns: dict, render, collecti
     rows = pagination.paginate(call.db, query, model, columns, sort, limit=limit, marker=marker)
     if reverse:
         rows.reverse()
-    rows = tag_filter(call, rows)
     bodies = render(call, rows)
     result = {collection: [fields(call, b) for b in bodies]}
     if limit is not None:
@@ -187,9 +190,9 @@ def take_tags(row, item: dict) -> None:
 
 
 def check_keys(item: dict, allowed: set[str], read_only: set[str] = frozenset()) -> None:
-    """Neutron answers unknown or read-only attributes with 400."""
+    """Neutron answers unknown or read-only attributes with 400 (a webob ``HTTPBadRequest``)."""
     for key in item:
         if key in read_only:
-            raise BadRequest(f"Cannot update read-only attribute {key}")
+            raise BadRequest(f"Cannot update read-only attribute {key}", kind="HTTPBadRequest")
         if key not in allowed:
-            raise BadRequest(f"Unrecognized attribute(s) '{key}'")
+            raise BadRequest(f"Unrecognized attribute(s) '{key}'", kind="HTTPBadRequest")

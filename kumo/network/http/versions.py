@@ -34,7 +34,6 @@ EXTENSIONS = {
                           "Enables to set tag on resources with standard attribute."),
     "sorting": ("Sorting support", "Extension that indicates that sorting is enabled."),
     "pagination": ("Pagination support", "Extension that indicates that pagination is enabled."),
-    "filter-validation": ("Filter parameters validation", "Provides validation on filter parameters."),
     "fip-port-details": ("Floating IP Port Details Extension", "Add port_details attribute to Floating IP"
                                                                " resource"),
 }
