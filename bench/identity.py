@@ -74,39 +74,47 @@ def unseed_projects(target, token: str, ids: list[str]) -> None:
         loadgen.call(Request("DELETE", f"{target.v3}/projects/{pid}", {"X-Auth-Token": token}))
 
 
-def measure(target, args) -> dict:
-    log(f"== {target.name} at {target.base}")
-    res = {"info": target.info, "memory_idle": target.memory(), "ops": {}}
-    admin = target.token()
-    subject = target.token()
-    seeded = seed_projects(target, admin, args.projects)
-    try:
-        status, body, _ = loadgen.call(Request("GET", target.v3 + "/projects", {"X-Auth-Token": admin}))
-        res["projects_listed"] = len(body["projects"]) if status == 200 else None
-        requests = {
+class Subject:
+    """One target being measured: its result record, tokens, seeded projects and requests."""
+
+    def __init__(self, target, args):
+        self.target = target
+        self.res = {"info": target.info, "memory_idle": target.memory(), "ops": {}}
+        self.admin = target.token()
+        subject = target.token()
+        self.seeded = seed_projects(target, self.admin, args.projects)
+        status, body, _ = loadgen.call(Request("GET", target.v3 + "/projects", {"X-Auth-Token": self.admin}))
+        self.res["projects_listed"] = len(body["projects"]) if status == 200 else None
+        self.requests = {
             "issue": target.issue_request(),
             "validate": Request("GET", target.v3 + "/auth/tokens",
-                                {"X-Auth-Token": admin, "X-Subject-Token": subject}),
-            "projects": Request("GET", target.v3 + "/projects", {"X-Auth-Token": admin}),
+                                {"X-Auth-Token": self.admin, "X-Subject-Token": subject}),
+            "projects": Request("GET", target.v3 + "/projects", {"X-Auth-Token": self.admin}),
             "version": Request("GET", target.v3),
         }
-        for op, _ in OPS:
-            for clients in args.clients:
+
+    def finish(self) -> dict:
+        unseed_projects(self.target, self.admin, self.seeded)
+        self.res["memory_after"] = self.target.memory()
+        return self.res
+
+
+def measure(subjects: list[Subject], args) -> None:
+    """Every operation and concurrency, the targets back to back (so they share the machine's mood)."""
+    for op, _ in OPS:
+        for clients in args.clients:
+            for sub in subjects:
                 quiet = loadgen.wait_quiet(args.settle) if args.settle else {}
-                row = loadgen.run(requests[op], clients, args.seconds, args.max_requests, args.client,
-                                  server_cpu=target.cpu_seconds)
+                row = loadgen.run(sub.requests[op], clients, args.seconds, args.max_requests, args.client,
+                                  server_cpu=sub.target.cpu_seconds)
                 row.update(quiet)
-                res["ops"][f"{op}/{clients}"] = row
-                log(f"  {op:9s} c={clients:<2d} {row['ops_per_s']:>8} /s  p50 {row['p50_ms']} ms  "
-                    f"p99 {row['p99_ms']} ms  n={row['n']} err={row['errors']}  "
+                sub.res["ops"][f"{op}/{clients}"] = row
+                log(f"  {sub.target.name:8s} {op:9s} c={clients:<2d} {row['ops_per_s']:>8} /s  "
+                    f"p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms  n={row['n']} err={row['errors']}  "
                     f"cpu: server {row.get('server_cpu_pct')}%, client {row['client_cpu_pct']}%, "
                     f"other {row.get('other_cpu_pct')}%"
                     + (f" (waited {quiet['waited_s']} s for quiet: {quiet['load_before_pct']}%)" if quiet else "")
                     + (f"  first errors: {row['first_errors']}" if row.get("first_errors") else ""))
-    finally:
-        unseed_projects(target, admin, seeded)
-    res["memory_after"] = target.memory()
-    return res
 
 
 def median_of(runs: list[dict], key: str):
@@ -251,9 +259,17 @@ def main(argv=None) -> int:
         t0 = time.monotonic()
         kumo = Kumo(args.url, args.password)
         out["kumo_start_s"] = round(time.monotonic() - t0, 3)
-        out["kumo"] = measure(kumo, args)
+        log(f"== Kumo at {kumo.base}" + (f", Keystone at {peer.base}" if peer else ""))
+        subjects = []
+        try:
+            for target in [kumo] + ([peer] if peer else []):
+                subjects.append(Subject(target, args))
+            measure(subjects, args)
+        finally:
+            results = [sub.finish() for sub in subjects]
+        out["kumo"] = results[0]
         if peer is not None:
-            out["keystone"] = measure(peer, args)
+            out["keystone"] = results[1]
     finally:
         if kumo is not None:
             kumo.close()

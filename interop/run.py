@@ -78,6 +78,7 @@ def kumo(keep_log: Path | None = None):
             server.stop()
             with contextlib.suppress(OSError):
                 shutil.copyfile(server.log_path, keep_log or WORK / "kumo.log")
+            testing.wipe(data_dir, testing.INTEROP_SETTINGS)  # instances, mounts, loop devices too
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

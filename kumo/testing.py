@@ -50,6 +50,11 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def destroy(self) -> None:
+        """Stop the server and wipe its data dir with everything it made outside it."""
+        self.stop()
+        wipe(self.data_dir, self.env)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
@@ -59,6 +64,13 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+def wipe(data_dir: Path, env: dict | None = None) -> None:
+    """``kumo reset --yes``: remove every instance, mount, loop device and file the cloud made there."""
+    if Path(data_dir).exists():
+        subprocess.run([sys.executable, "-m", "kumo", "reset", "--yes", "--data-dir", str(data_dir)],
+                       env={**os.environ, **(env or {})}, capture_output=True, timeout=120)
 
 
 def start(data_dir: Path, port: int | None = None, env: dict | None = None, timeout: float = 30,

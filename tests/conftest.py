@@ -70,7 +70,7 @@ def cloud(tmp_path_factory):
     """One Kumo for the whole session, configured as the interop tests expect."""
     server = testing.start(tmp_path_factory.mktemp("kumo"), env=testing.INTEROP_SETTINGS)
     yield Cloud(server)
-    server.stop()
+    server.destroy()
 
 
 @pytest.fixture
@@ -86,6 +86,8 @@ def fresh_cloud(tmp_path):
     yield start
     for server in servers:
         server.stop()
+    if servers:
+        testing.wipe(tmp_path / "data", servers[-1].env)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kumo.compute import instance_actions, servers
-from kumo.compute.models import Server, BlockDeviceMapping
+from kumo.compute.models import BlockDeviceMapping, Server
 from kumo.context import Context
 from kumo.errors import BadRequest, Conflict, NotFound
 
@@ -40,7 +40,8 @@ def get(db: Session, server_id: str, volume_id: str) -> BlockDeviceMapping:
     return row
 
 
-def attach(cloud, db: Session, ctx: Context, server: Server, volume_id: str, device: str | None = None) -> BlockDeviceMapping:
+def attach(cloud, db: Session, ctx: Context, server: Server, volume_id: str,
+           device: str | None = None) -> BlockDeviceMapping:
     from kumo.volume import internal as volumes
 
     servers.check_unlocked(server, ctx)

@@ -48,8 +48,8 @@ def list_(db: Session, ctx: Context, limit: int | None = None, marker: str | Non
 
 
 def delete(cloud, db: Session, ctx: Context, image_id: str) -> None:
-    from kumo.image import images
     from kumo.errors import Forbidden
+    from kumo.image import images
 
     image = get(db, ctx, image_id)
     if not (ctx.is_admin or image.owner == ctx.project_id):

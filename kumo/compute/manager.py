@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -17,10 +18,10 @@ import sqlalchemy as sa
 
 from kumo.compute import instance_actions, limits, network
 from kumo.compute.driver import BlockDevice, DriverError, InstanceSpec, PowerState
-from kumo.compute.models import Server, BlockDeviceMapping
+from kumo.compute.models import BlockDeviceMapping, Server
 from kumo.compute.servers import HOST, TOPIC
 from kumo.db import utcnow
-from kumo.errors import KumoError
+from kumo.errors import BadRequest, KumoError
 
 log = logging.getLogger("kumo.compute")
 
@@ -80,7 +81,7 @@ def spec_for(cloud, db, server: Server, flavor: dict | None = None, need_image: 
             pass
     devices, root = [], None
     for row in db.scalars(sa.select(BlockDeviceMapping).where(BlockDeviceMapping.server_id == server.id)):
-        if row.state == "detaching":
+        if row.state in ("detaching", "creating"):
             continue
         if row.boot_index == 0:
             root = _block_device(cloud, db, row)
@@ -117,7 +118,7 @@ def handle(cloud, server_id: str) -> None:
         outcome = _run_task(cloud, server_id, task, vm_state)
     except (DriverError, KumoError, OSError) as exc:
         return _failed(cloud, server_id, task, event, exc)
-    except Exception as exc:  # noqa: BLE001 — a bug must still leave the server in a state, not hang it
+    except Exception as exc:
         log.exception("server %s: %s failed", server_id, task)
         return _failed(cloud, server_id, task, event, exc)
     _finish(cloud, server_id, task, event, outcome)
@@ -141,6 +142,9 @@ def _run_task(cloud, server_id: str, task: str, vm_state: str) -> dict:
         snapshot_image = (server.system_metadata or {}).get("snapshot_image_id")
     running = {"vm_state": "active", "power_state": int(PowerState.RUNNING)}
     if task in BUILD_TASKS:
+        if _await_boot_volume(cloud, server_id):
+            with cloud.db.session(write=False) as db:
+                spec = spec_for(cloud, db, db.get(Server, server_id))
         driver.spawn(spec)
         return {**running, "host": HOST, "launched_at": utcnow(), "progress": 100}
     if task == "powering-off":
@@ -178,6 +182,31 @@ def _run_task(cloud, server_id: str, task: str, vm_state: str) -> dict:
     if task == "image_snapshot":
         return _snapshot(cloud, driver, server_id, snapshot_image)
     raise DriverError(f"unknown task {task}")
+
+
+def _await_boot_volume(cloud, server_id: str, timeout: float = 120) -> bool:
+    """A root volume made from an image is reserved once the volume service has filled it; returns
+    whether there was one to wait for."""
+    from kumo.volume import internal as volumes
+
+    deadline = time.monotonic() + timeout
+    waited = False
+    while True:
+        with cloud.db.session() as db:
+            row = db.scalar(sa.select(BlockDeviceMapping).where(BlockDeviceMapping.server_id == server_id,
+                                                                BlockDeviceMapping.state == "creating"))
+            if row is None:
+                return waited
+            waited = True
+            try:
+                with db.begin_nested():
+                    volumes.reserve_for_attach(db, row.volume_id, db.get(Server, server_id).project_id)
+                row.state = "attaching"
+                continue
+            except BadRequest as exc:  # still creating (or it failed)
+                if time.monotonic() > deadline or "error" in exc.message:
+                    raise DriverError(f"Volume {row.volume_id} did not become available: {exc.message}") from None
+        time.sleep(0.2)
 
 
 def _snapshot(cloud, driver, server_id: str, image_id: str | None) -> dict:
@@ -241,7 +270,7 @@ def _failed(cloud, server_id: str, task: str, event: str | None, exc: BaseExcept
     if task in BUILD_TASKS:
         try:
             driver_of(cloud).destroy(server_id)  # leave nothing half-built behind
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("server %s: cleanup after a failed build", server_id)
     with cloud.db.session() as db:
         server = db.get(Server, server_id)
@@ -294,10 +323,13 @@ def _delete(cloud, server_id: str) -> None:
 def _release_volumes(db, server_id: str) -> None:
     from kumo.volume import internal as volumes
 
-    for row in list(db.scalars(sa.select(BlockDeviceMapping).where(BlockDeviceMapping.server_id == server_id))):
+    rows = db.scalars(sa.select(BlockDeviceMapping).where(BlockDeviceMapping.server_id == server_id))
+    for row in list(rows):
         try:
             with db.begin_nested():
-                if row.state == "attaching":
+                if row.state == "creating":  # never reserved: the volume stays the project's
+                    pass
+                elif row.state == "attaching":
                     volumes.unreserve(db, row.volume_id)
                 else:
                     if row.state == "attached":
@@ -318,8 +350,9 @@ def _attachments(cloud, server_id: str) -> None:
         if server is None or server.task_state is not None or server.vm_state in ("building", "error"):
             return
         work = []
-        for row in db.scalars(sa.select(BlockDeviceMapping).where(BlockDeviceMapping.server_id == server_id,
-                                                                BlockDeviceMapping.state.in_(("attaching", "detaching")))):
+        pending = sa.select(BlockDeviceMapping).where(BlockDeviceMapping.server_id == server_id,
+                                                      BlockDeviceMapping.state.in_(("attaching", "detaching")))
+        for row in db.scalars(pending):
             try:
                 work.append((row.id, row.state, _block_device(cloud, db, row)))
             except KumoError as exc:
@@ -369,13 +402,13 @@ def reconcile(cloud) -> None:
             log.info("destroying instance %s: no server owns it", uuid)
             try:
                 driver.destroy(uuid)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("could not destroy orphan instance %s", uuid)
     for server_id, vm_state, task in pending:
         if vm_state == "building" and task in BUILD_TASKS:
             try:
                 driver.destroy(server_id)  # a half-built instance: start the build over
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("could not clean half-built instance %s", server_id)
         cloud.workers.submit(TOPIC, server_id)
     for server_id in attaching - {p[0] for p in pending}:

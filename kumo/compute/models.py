@@ -100,7 +100,7 @@ class BlockDeviceMapping(Base):
                                            index=True)
     volume_id: Mapped[str] = mapped_column(ID, index=True)
     device: Mapped[str] = mapped_column(sa.String(64))
-    state: Mapped[str] = mapped_column(sa.String(16), default="attaching")  # attaching|attached|detaching
+    state: Mapped[str] = mapped_column(sa.String(16), default="attaching")  # creating|attaching|attached|detaching
     boot_index: Mapped[int | None]
     delete_on_termination: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

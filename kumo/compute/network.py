@@ -23,7 +23,8 @@ def available() -> bool:
     return _net is not None
 
 
-def allocate(db: Session, ctx: Context, *, server_id: str, project_id: str, requested, security_groups: list[str]) -> None:
+def allocate(db: Session, ctx: Context, *, server_id: str, project_id: str, requested,
+             security_groups: list[str]) -> None:
     if _net is None:
         if requested in (None, "auto", "none") or requested == []:
             return
@@ -83,6 +84,7 @@ def _groups():
 
 def list_groups(db: Session, ctx: Context, project_id: str | None) -> list:
     import sqlalchemy as sa
+
     from kumo.network.models import SecurityGroup
 
     groups = _groups()

@@ -2,7 +2,16 @@
 project; key pairs belong to their user. Another project's server is answered with 404, not 403
 (the handlers look servers up within the caller's project)."""
 
-from kumo.policy import ADMIN_OR_SYSTEM_READER, Policy, admin, any_of, authenticated, owner, project_member, project_reader
+from kumo.policy import (
+    ADMIN_OR_SYSTEM_READER,
+    Policy,
+    admin,
+    any_of,
+    authenticated,
+    owner,
+    project_member,
+    project_reader,
+)
 
 PROJECT_READER = any_of(ADMIN_OR_SYSTEM_READER, project_reader(), project_member())
 PROJECT_MEMBER = any_of(admin, project_member())

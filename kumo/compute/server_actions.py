@@ -54,7 +54,7 @@ def begin(cloud, db: Session, ctx: Context, server: Server, action: str, label: 
 def reboot(cloud, db, ctx, server, kind: str) -> None:
     kind = (kind or "").upper()
     if kind not in ("SOFT", "HARD"):
-        raise BadRequest(f"Argument 'type' for reboot must be a string with value 'SOFT' or 'HARD'")
+        raise BadRequest("Argument 'type' for reboot must be a string with value 'SOFT' or 'HARD'")
     begin(cloud, db, ctx, server, "reboot_hard" if kind == "HARD" else "reboot", "reboot")
 
 
@@ -63,7 +63,7 @@ def rebuild(cloud, db, ctx, server, *, image_ref: str, name: str | None = None, 
             key_name: object = ..., user_data: object = ..., description: object = ...) -> None:
     servers.check_unlocked(server, ctx)
     _check_state(server, "rebuild", "rebuild")
-    image = servers._resolve_image(cloud, db, image_ref, server.project_id)
+    image = servers.resolve_image(cloud, db, image_ref, server.project_id)
     if metadata is not None:
         limits.check_metadata(db, server.project_id, metadata)
         server.metadata_ = dict(metadata)
@@ -86,7 +86,7 @@ def rebuild(cloud, db, ctx, server, *, image_ref: str, name: str | None = None, 
                 raise BadRequest("Invalid key_name provided.") from None
             server.key_name = key_name
     if user_data is not ...:
-        servers._check_user_data(user_data)
+        servers.check_user_data(user_data)
         server.user_data = user_data
     if description is not ...:
         server.description = description

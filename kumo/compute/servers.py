@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kumo.compute import flavors, instance_actions, keypairs, limits, network
-from kumo.compute.models import Server, BlockDeviceMapping
+from kumo.compute.models import BlockDeviceMapping, Server
 from kumo.context import Context
 from kumo.db import after_commit, utcnow
 from kumo.db.pagination import paginate
@@ -121,7 +121,7 @@ def check_access_ips(v4: str | None, v6: str | None) -> tuple[str, str]:
     return _check_access_ip(v4 or "", 4), _check_access_ip(v6 or "", 6)
 
 
-def _check_user_data(user_data: str | None) -> None:
+def check_user_data(user_data: str | None) -> None:
     if user_data is None:
         return
     try:
@@ -143,7 +143,7 @@ def _boot_volume(req: BootRequest) -> dict | None:
     return None
 
 
-def _resolve_image(cloud, db: Session, image_ref: str, project_id: str):
+def resolve_image(cloud, db: Session, image_ref: str, project_id: str):
     from kumo.image import internal as images
 
     image_id = image_ref.rstrip("/").rsplit("/", 1)[-1]
@@ -176,7 +176,7 @@ def create(cloud, db: Session, ctx: Context, req: BootRequest) -> tuple[list[Ser
     if req.image_ref or boot_volume is None:
         if not req.image_ref:
             raise BadRequest("Missing imageRef attribute")
-        image = _resolve_image(cloud, db, req.image_ref, project_id)
+        image = resolve_image(cloud, db, req.image_ref, project_id)
         image_id = image.id
         if boot_volume is None:
             if image.min_ram and flavor.ram < image.min_ram:
@@ -184,8 +184,8 @@ def create(cloud, db: Session, ctx: Context, req: BootRequest) -> tuple[list[Ser
             if flavor.disk and (image.min_disk > flavor.disk or (image.size or 0) > flavor.disk * 1024 ** 3):
                 raise BadRequest("Flavor's disk is too small for requested image.")
     if req.availability_zone not in (None, "", AZ) and not req.availability_zone.startswith(AZ + ":"):
-        raise BadRequest(f"The requested availability zone is not available")
-    _check_user_data(req.user_data)
+        raise BadRequest("The requested availability zone is not available")
+    check_user_data(req.user_data)
     access_v4, access_v6 = check_access_ips(req.access_ipv4, req.access_ipv6)
     limits.check_metadata(db, project_id, req.metadata)
     key_data = None
@@ -226,7 +226,7 @@ def create(cloud, db: Session, ctx: Context, req: BootRequest) -> tuple[list[Ser
         _map_boot_volume(cloud, db, created[0], boot_volume, project_id)
     for server in created:
         instance_actions.record(db, server.id, "create", ctx.request_id, project_id, user_id)
-        _submit(cloud, db, server.id)
+        submit(cloud, db, server.id)
     return created, reservation
 
 
@@ -248,7 +248,7 @@ def _reserve(db: Session, project_id: str, flavor, min_count: int, max_count: in
 def _map_boot_volume(cloud, db: Session, server: Server, bdm: dict, project_id: str) -> None:
     from kumo.volume import internal as volumes
 
-    source = bdm.get("source_type", "volume")
+    source, state = bdm.get("source_type", "volume"), "attaching"
     if source == "volume":
         volume_id = bdm.get("uuid") or bdm.get("volume_id")
         if not volume_id:
@@ -261,19 +261,18 @@ def _map_boot_volume(cloud, db: Session, server: Server, bdm: dict, project_id: 
         size = int(bdm.get("volume_size") or server.flavor.get("disk") or 1)
         volume_id = volumes.create_from_image(cloud, db, project_id=project_id, image_id=bdm.get("uuid"),
                                               size_gb=size, name=f"{server.name}-root")
+        state = "creating"  # the worker reserves it once the volume service has filled it
     else:
         raise BadRequest("Block Device Mapping is Invalid: only volumes can be booted from.")
     db.add(BlockDeviceMapping(id=str(uuid.uuid4()), server_id=server.id, volume_id=volume_id, device="/dev/vda",
-                            state="attaching", boot_index=0,
+                            state=state, boot_index=0,
                             delete_on_termination=bool(bdm.get("delete_on_termination", False))))
     db.flush()
 
 
-def _submit(cloud, db: Session, server_id: str) -> None:
+def submit(cloud, db: Session, server_id: str) -> None:
     after_commit(db, lambda: cloud.workers.submit(TOPIC, server_id))
 
-
-submit = _submit
 
 
 # -- read -----------------------------------------------------------------------------------------
@@ -438,4 +437,4 @@ def delete(cloud, db: Session, ctx: Context, server: Server) -> None:
     instance_actions.record(db, server.id, "delete", ctx.request_id, ctx.project_id or server.project_id,
                             ctx.user_id)
     db.flush()
-    _submit(cloud, db, server.id)
+    submit(cloud, db, server.id)

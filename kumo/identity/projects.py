@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from kumo.db import filters
 from kumo.errors import BadRequest, Conflict, Forbidden
 from kumo.identity import revocations
+from kumo.identity.assignments import ancestors
 from kumo.identity.core import get_or_404
 from kumo.identity.models import ApplicationCredential, Assignment, Domain, Project
 
@@ -26,6 +27,9 @@ def create(db: Session, *, name: str, domain_id: str, parent_id: str | None = No
         parent = get(db, parent_id)
         if parent.domain_id != domain_id:
             raise BadRequest("Cannot create project, the parent is in another domain.")
+        for ancestor in [parent, *ancestors(db, parent)]:  # as Keystone: the whole branch must be enabled
+            if not ancestor.enabled:
+                raise BadRequest(f"cannot create a project in a branch containing a disabled project: {ancestor.id}")
     else:
         parent_id = None
     if db.scalars(sa.select(Project.id).where(Project.name == name, Project.domain_id == domain_id)).first():
@@ -69,6 +73,11 @@ def update(db: Session, project_id: str, changes: dict) -> Project:
         raise Conflict(f"Conflict occurred attempting to store project - it is not permitted to have two"
                        f" projects with the same name in the same domain : {name}.")
     was_enabled = project.enabled
+    if changes.get("enabled") is True and not was_enabled \
+            and any(not p.enabled for p in ancestors(db, project)):
+        raise Forbidden(f"Cannot enable project {project.id} since it has disabled parents")
+    if changes.get("enabled") is False and was_enabled and any(p.enabled for p in subtree(db, project.id)):
+        raise Forbidden(f"Cannot disable project {project.id} since its subtree contains enabled projects.")
     for key in ("name", "description", "enabled", "tags", "options"):
         if key in changes:
             setattr(project, key, changes[key] if changes[key] is not None else "")
@@ -82,7 +91,8 @@ def delete(db: Session, project_id: str, cascade: bool = False) -> None:
     project = get(db, project_id)
     children = list(db.scalars(sa.select(Project).where(Project.parent_id == project.id)))
     if children and not cascade:
-        raise Forbidden(f"Cannot delete project {project.id}: it has subprojects.")
+        raise Forbidden(f"Cannot delete the project {project.id} since it is not a leaf in the hierarchy. Use the"
+                        " cascade option if you want to delete a whole subtree.")
     for child in children:
         delete(db, child.id, cascade=True)
     db.execute(sa.delete(Assignment).where(Assignment.target_type == "project",

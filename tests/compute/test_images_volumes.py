@@ -136,3 +136,23 @@ def test_host_views_for_admin(nova_admin, tenant):
     assert tenant.member.get("/os-availability-zone/detail").status_code == 403
     detail = nova_admin.get("/os-availability-zone/detail").json()["availabilityZoneInfo"]
     assert {z["zoneName"] for z in detail} == {"nova", "internal"}
+
+
+def test_boot_from_an_image_made_into_a_volume(sim, tenant, image_ids):
+    resp = tenant.member.post("/servers", json={"server": {
+        "name": unique("bfi"), "flavorRef": "6", "imageRef": "",
+        "block_device_mapping_v2": [{"boot_index": 0, "uuid": image_ids[0], "source_type": "image",
+                                     "destination_type": "volume", "volume_size": 1}]}})
+    assert resp.status_code == 202, resp.text
+    sid = resp.json()["server"]["id"]
+    shown = wait_status(tenant.member, sid, "ACTIVE", timeout=30)
+    [attached] = shown["os-extended-volumes:volumes_attached"]
+    token = tenant.users["member"][3]
+    with sim.http(token) as cinder:
+        volume = cinder.get(f"/volume/v3/{tenant.project_id}/volumes/{attached['id']}").json()["volume"]
+        assert volume["status"] == "in-use" and volume["bootable"] == "true"
+        assert tenant.member.delete(f"/servers/{sid}").status_code == 204
+        wait_status(tenant.member, sid, "DELETED")
+        url = f"/volume/v3/{tenant.project_id}/volumes/{attached['id']}"
+        _wait(lambda: cinder.get(url).json()["volume"]["status"], lambda s: s == "available")
+        cinder.delete(url)

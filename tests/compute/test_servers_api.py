@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -168,7 +168,7 @@ def test_wrong_state_is_409(tenant, server):
 def test_list_filters(tenant, image_ids, server):
     other = boot(tenant.member, image_ids[1], flavor="7", name=unique("flt"))
     member = tenant.member
-    ids = lambda resp: {s["id"] for s in resp.json()["servers"]}  # noqa: E731
+    ids = lambda resp: {s["id"] for s in resp.json()["servers"]}
     assert ids(member.get("/servers", params={"image": image_ids[1]})) == {other["id"]}
     assert ids(member.get("/servers/detail", params={"flavor": "7"})) == {other["id"]}
     assert other["id"] in ids(member.get("/servers", params={"name": "^flt-"}))
@@ -176,7 +176,7 @@ def test_list_filters(tenant, image_ids, server):
     assert ids(member.get("/servers", params={"status": "ACTIVE"})) >= {other["id"]}
     assert member.get("/servers", params={"status": "NO_SUCH"}).json()["servers"] == []
     assert member.get("/servers", params={"flavor": "424242"}).json()["servers"] == []
-    future = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    future = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert member.get("/servers", params={"changes-since": future}).json()["servers"] == []
     assert member.get("/servers", params={"changes-since": "2011/01/01"}).status_code == 400
     assert member.get("/servers", params={"limit": "-1"}).status_code == 400

@@ -17,7 +17,7 @@ def test_cli_server_lifecycle(sim, nova_admin, image_ids):
     shown = wait_status(nova_admin, server_id, "ACTIVE")
     assert shown["metadata"] == {"role": "web"} and shown["flavor"]["id"] == "6"
     listed = sim.openstack("server", "list", "--name", name, "--long", "-f", "json")
-    assert [(s["ID"], s["Status"], s["Power State"]) for s in listed] == [(server_id, "ACTIVE", "Running")]
+    assert [(s["ID"], s["Status"], s["Power State"]) for s in listed] == [(server_id, "ACTIVE", 1)]
     sim.openstack("server", "delete", server_id)
     wait_status(nova_admin, server_id, "DELETED")
 

@@ -84,15 +84,15 @@ def test_ignore_lockout_option(cloud, keystone):
 def test_password_history_with_the_cli(cloud, keystone):
     user, project = keystone.member()
     first = user.password
-    keystone.cli_ok(["user", "password", "set", "--original-password", first, "--password", "second-password-2"],
-                    user=user, project=project)
+    changed, back = keystone.cli(
+        ["user", "password", "set", "--original-password", first, "--password", "second-password-2"],
+        # back to the first one: it is within the last 2 passwords
+        ["user", "password", "set", "--original-password", "second-password-2", "--password", first],
+        user=user, project=project)
+    assert not changed.err
+    assert back.err.startswith("BadRequestException: 400") and back.err.endswith(HISTORY)
     assert keystone.token(user, password="second-password-2").status_code == 201
     assert keystone.token(user, password=first).status_code == 401
-
-    # back to the first one: it is within the last 2 passwords
-    [result] = keystone.cli(["user", "password", "set", "--original-password", "second-password-2",
-                             "--password", first], user=user, password="second-password-2", project=project)
-    assert result.err.startswith("BadRequestException: 400") and result.err.endswith(HISTORY)
 
 
 def test_password_history_over_http(cloud, keystone):

@@ -58,16 +58,18 @@ def test_password_by_id_by_name_and_domain_id_and_by_name_and_domain_name(cloud,
         assert info._data["token"]["methods"] == ["password"]
 
 
-def test_cli_as_a_member(cloud, keystone):
+def test_cli_as_a_member(cloud, keystone, admin):
     user, project = keystone.member()
-    token, catalog, shown = keystone.cli_ok(["token", "issue", "-f", "json"], ["catalog", "list", "-f", "json"],
-                                            ["project", "show", project.id, "-f", "json"],
-                                            user=user, project=project)
+    other = keystone.token_id(user, scope={"project": {"id": project.id}})
+    token, catalog, shown, _ = keystone.cli_ok(
+        ["token", "issue", "-f", "json"], ["catalog", "list", "-f", "json"],
+        ["project", "show", project.id, "-f", "json"], ["token", "revoke", other],  # a user may revoke its own
+        user=user, project=project)
     assert token["user_id"] == user.id and token["project_id"] == project.id
-    with cloud.http(cloud.token()) as admin:
-        assert validate(cloud, admin, token["id"]).status_code == 200
+    assert validate(cloud, admin, token["id"]).status_code == 200
     assert [entry["Name"] for entry in catalog if entry["Type"] == "identity"] == ["keystone"]
     assert shown["name"] == project.name
+    assert_gone(cloud, admin, other)
 
 
 def test_domain_and_system_scopes(cloud, keystone):
@@ -195,17 +197,21 @@ def test_head_checks_a_token(cloud, keystone, admin):
     assert missing.status_code == 400 and missing.json()["error"]["code"] == 400
 
 
-def test_cli_revoke_then_404_and_401(cloud, keystone, admin):
+def test_revoke_then_404_and_401(cloud, keystone, admin):
     user, project = keystone.member()
     token = keystone.token_id(user, scope={"project": {"id": project.id}})
     other = keystone.token_id(user, scope={"project": {"id": project.id}})
-    keystone.cli_ok(["token", "revoke", token])
+    resp = admin.delete("/identity/v3/auth/tokens", headers={SUBJECT: token})
+    assert resp.status_code == 204 and resp.content == b""
     assert_gone(cloud, admin, token)
     assert validate(cloud, admin, other).status_code == 200  # only that token
-    # a user may revoke their own token
-    with cloud.http(other) as client:
-        assert client.delete("/identity/v3/auth/tokens", headers={SUBJECT: other}).status_code == 204
-    assert_gone(cloud, admin, other)
+    # revoking twice: the token is not found any more
+    assert admin.delete("/identity/v3/auth/tokens", headers={SUBJECT: token}).status_code == 404
+    # another user may not revoke it
+    with cloud.http(keystone.token_id(keystone.member()[0])) as stranger:
+        resp = stranger.delete("/identity/v3/auth/tokens", headers={SUBJECT: other})
+    assert resp.status_code == 403
+    assert validate(cloud, admin, other).status_code == 200
 
 
 # -- what revokes tokens ---------------------------------------------------------------------------

@@ -33,8 +33,12 @@ s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
 if sys.argv[2]:
     s.bind((sys.argv[2], 0))
 ident = os.getpid() & 0xFFFF
-body = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"kumo-dataplane!!"
-s.sendto(body[:2] + struct.pack("!H", checksum(body)) + body[4:], (sys.argv[1], 0))
+s.setsockopt(socket.IPPROTO_IP, 10, 2)  # IP_MTU_DISCOVER = IP_PMTUDISC_DO: set DF, never fragment
+body = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"k" * int(sys.argv[4])
+try:
+    s.sendto(body[:2] + struct.pack("!H", checksum(body)) + body[4:], (sys.argv[1], 0))
+except OSError:  # larger than the interface's MTU
+    sys.exit(2)
 deadline = time.monotonic() + float(sys.argv[3])
 while (left := deadline - time.monotonic()) > 0 and select.select([s], [], [], left)[0]:
     packet, (peer, _) = s.recvfrom(2048)
@@ -48,15 +52,15 @@ sys.exit(1)
 class Plane:
     """A database, an agent on it, and helpers that build the desired state through the service functions."""
 
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, template: Path):
         from kumo.context import Context
         from kumo.db import Database
         from kumo.network.agent.agent import Agent
 
         self.data_dir = tmp_path / "data"
         self.data_dir.mkdir()
+        shutil.copy(template, self.data_dir / "kumo.db")  # migrated once per module
         self.db = Database(f"sqlite:///{self.data_dir / 'kumo.db'}")
-        self.db.upgrade()
         self.project = uuid.uuid4().hex
         self.ctx = Context(user_id="tester", project_id=self.project, roles=frozenset({"admin"}))
         self.agent = Agent(self.data_dir, self.db, host="kumo")
@@ -92,7 +96,7 @@ class Plane:
         with self.db.session() as db:
             db.delete(db.get(SecurityGroupRule, rule_id))
 
-    def instance(self, network_id: str, groups=None, **kw) -> "Instance":
+    def instance(self, network_id: str, groups=None, host: str = "kumo", **kw) -> Instance:
         """A port bound to this host, and a namespace published where the compute driver puts it."""
         from kumo.network import ipam, ports
         from kumo.network.models import Network
@@ -105,7 +109,7 @@ class Plane:
         with self.db.session() as db:
             port = ports.create(db, self.ctx, db.get(Network, network_id), project_id=self.project,
                                 device_id=device, device_owner="compute:nova", security_groups_ids=groups,
-                                binding={"binding:host_id": "kumo"}, **kw)
+                                binding={"binding:host_id": host}, **kw)
             ip = ipam.fixed_ips(db, port.id)[0]["ip_address"]
             return Instance(self, port.id, device, handle, ip, port.mac_address)
 
@@ -127,18 +131,15 @@ class Plane:
             return db.get(Port, port_id).status
 
     def reconcile(self):
-        start = time.monotonic()
-        result = self.agent.reconcile()
-        print(f"reconcile {time.monotonic() - start:.2f}s")
-        return result
+        return self.agent.reconcile()
 
     # -- what is left -------------------------------------------------------------------------
 
     def leftovers(self) -> list[str]:
         from kumo.network.agent import names
         prefix = names.data_prefix(self.data_dir)
-        found = [f"netns {n}" for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
-                 .stdout.split() if n.startswith(prefix)]
+        spaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout.split()
+        found = [f"netns {n}" for n in spaces if n.startswith(prefix)]
         for pid in os.listdir("/proc"):
             if pid.isdigit():
                 try:
@@ -155,7 +156,7 @@ class Plane:
         from kumo.network.agent import cleanup
         cleanup(self.data_dir)
         for handle in self.handles:
-            subprocess.run(["umount", str(handle)], capture_output=True)
+            subprocess.run(["umount", str(handle)], capture_output=True, check=False)
         self.db.dispose()
 
 
@@ -165,14 +166,17 @@ class Instance:
 
     def run(self, *argv: str, timeout: float = 10, check: bool = False) -> subprocess.CompletedProcess:
         proc = subprocess.run(["nsenter", f"--net={self.handle}", "--", *argv], capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, check=False)
         if check and proc.returncode != 0:
             raise AssertionError(f"{argv} failed: {proc.stdout} {proc.stderr}")
         return proc
 
-    def ping(self, address: str, source: str = "", timeout: float = 0.5) -> bool:
-        """One ICMP echo (a raw socket, so a lost reply costs ``timeout``, not busybox ping's whole second)."""
-        return self.run(sys.executable, "-I", "-S", "-c", PING, address, source, str(timeout), timeout=timeout + 10).returncode == 0
+    def ping(self, address: str, source: str = "", timeout: float = 0.5, size: int = 16) -> bool:
+        """One ICMP echo (a raw socket, so a lost reply costs ``timeout``, not busybox ping's whole second);
+        ``size`` bytes of payload, never fragmented."""
+        proc = self.run(sys.executable, "-I", "-S", "-c", PING, address, source, str(timeout), str(size),
+                        timeout=timeout + 10)
+        return proc.returncode == 0
 
     def links(self) -> list[str]:
         return self.run("ip", "-o", "link", "show").stdout.split("\n")
@@ -191,9 +195,19 @@ class Instance:
         return proc.returncode == 0 and proc.stdout.strip() == "ok"
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    from kumo.db import Database
+    path = tmp_path_factory.mktemp("dataplane-db") / "kumo.db"
+    db = Database(f"sqlite:///{path}")
+    db.upgrade()
+    db.dispose()
+    return path
+
+
 @pytest.fixture
-def plane(tmp_path):
-    p = Plane(tmp_path)
+def plane(tmp_path, template):
+    p = Plane(tmp_path, template)
     yield p
     p.close()
     assert p.leftovers() == []
@@ -308,7 +322,7 @@ def test_dhcp_client_gets_the_ports_address(plane):
     assert f"lease {inst.ip} 10.65.0.1 10.65.0.53 1450" in proc.stderr, proc.stderr
     # the DHCP port exists in the database, Neutron-style, and another port joining is served too
     from kumo.network.agent import names
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
     assert names.dhcp_namespace(plane.agent.namespace, net) in netns
     second = plane.instance(net, [group])
     plane.reconcile()
@@ -324,7 +338,7 @@ def test_deleting_everything_leaves_nothing(plane):
     group = plane.default_group()
     a, b = plane.instance(net_a, [group]), plane.instance(net_b, [group])
     plane.reconcile()
-    from kumo.network.agent import firewall, names
+    from kumo.network.agent import firewall
     assert "inet kumo" in firewall.tables(plane.agent.namespace)
     assert any("eth0" in line for line in a.links())
     # a port deleted: its veth goes (in the instance too), the port's network stays
@@ -342,6 +356,108 @@ def test_deleting_everything_leaves_nothing(plane):
     assert fresh.reconcile() == {}
     assert plane.leftovers() == []
     assert not any("eth0" in line for line in b.links())
+
+
+def test_router_joins_subnets_snat_and_floating_ip(plane):
+    from kumo.network import floating_ips, networks, routers, subnets
+    from kumo.network.models import FloatingIP, Router
+    net_a, sub_a = plane.network("10.71.0.0/24")
+    net_b, sub_b = plane.network("10.72.0.0/24")
+    with plane.db.session() as db:
+        ext = networks.create(db, project_id=plane.project, name="public", external=True)
+        subnets.create(db, plane.ctx, ext, project_id=plane.project, ip_version=4, cidr="172.31.250.0/24")
+        ext_id = ext.id
+    group = plane.group("open")
+    plane.rule(group, direction="ingress", protocol="icmp")
+    a, b = plane.instance(net_a, [group]), plane.instance(net_b, [group])
+    # "outside": a host on the external network whose default route (the subnet's .1) leads nowhere,
+    # so it can only answer a router's gateway address (SNAT) and reach an instance by its floating IP
+    outside = plane.instance(ext_id, [], port_security_enabled=False)
+    plane.reconcile()
+    assert not a.ping(b.ip)
+    with plane.db.session() as db:
+        router = Router(project_id=plane.project, name="r")
+        db.add(router)
+        db.flush()
+        router_id = router.id
+        routers.add_interface(db, plane.ctx, router, subnet_id=sub_a)
+        routers.add_interface(db, plane.ctx, router, subnet_id=sub_b)
+    plane.reconcile()
+    assert a.ping(b.ip) and b.ping(a.ip)
+    assert not a.ping(outside.ip)  # no gateway yet
+    with plane.db.session() as db:
+        routers.set_gateway(db, plane.ctx, db.get(Router, router_id), {"network_id": ext_id})
+    plane.reconcile()
+    assert a.ping(outside.ip)  # SNAT to the router's gateway address
+    assert not outside.ping(a.ip)
+    with plane.db.session() as db:
+        fip = floating_ips.create(db, plane.ctx, project_id=plane.project, floating_network_id=ext_id,
+                                  port_id=b.port_id)
+        fip_id, address = fip.id, fip.floating_ip_address
+    plane.reconcile()
+    assert outside.ping(address)  # DNAT to b
+    assert b.ping(outside.ip)
+    # take it all apart: the router's namespace goes
+    with plane.db.session() as db:
+        floating_ips.delete(db, db.get(FloatingIP, fip_id))
+        router = db.get(Router, router_id)
+        routers.set_gateway(db, plane.ctx, router, None)
+        routers.remove_interface(db, plane.ctx, router, subnet_id=sub_a)
+        routers.remove_interface(db, plane.ctx, router, subnet_id=sub_b)
+        routers.delete(db, router)
+    plane.reconcile()
+    assert not a.ping(b.ip)
+    from kumo.network.agent import l3
+    spaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    assert l3.namespace(plane.agent.namespace, router_id) not in spaces
+    for inst in (a, b, outside):
+        plane.delete_port(inst.port_id)
+    for network in (net_a, net_b, ext_id):
+        plane.delete_network(network)
+    assert plane.reconcile() == {}
+    assert plane.leftovers() == []
+
+
+def test_vxlan_between_two_hosts(plane):
+    """Two hosts (each its own agent and host namespace) joined by an underlay: VXLAN carries the network,
+    with MTU 1450 inside a 1500 underlay."""
+    from kumo.network.agent import names
+    from kumo.network.agent.agent import Agent
+    net, _ = plane.network("10.73.0.0/24")
+    group = plane.group("open")
+    plane.rule(group, direction="ingress", protocol="icmp")
+    host_a = Agent(plane.data_dir, plane.db, host="host-a", tunnel_ip="192.0.2.1")
+    host_b = Agent(plane.data_dir, plane.db, host="host-b", tunnel_ip="192.0.2.2")
+    a = plane.instance(net, [group], host="host-a")
+    b = plane.instance(net, [group], host="host-b")
+    assert host_a.reconcile() == {a.port_id: "ACTIVE"}
+    assert host_b.reconcile() == {b.port_id: "ACTIVE"}
+    # the underlay: a fabric namespace with a bridge, each host namespace on it with its tunnel address
+    fabric = names.data_prefix(plane.data_dir) + "fabric"
+    sh = [f"ip netns add {fabric}", f"ip -n {fabric} link add fab type bridge", f"ip -n {fabric} link set fab up"]
+    for agent, address, tag in ((host_a, "192.0.2.1", "a"), (host_b, "192.0.2.2", "b")):
+        sh += [f"ip -n {agent.namespace} link add ul-{tag} type veth peer name ul netns {fabric}",
+               f"ip -n {fabric} link set ul name ul{tag}", f"ip -n {fabric} link set ul{tag} master fab up",
+               f"ip -n {agent.namespace} addr add {address}/24 dev ul-{tag}",
+               f"ip -n {agent.namespace} link set ul-{tag} up"]
+    for command in sh:
+        subprocess.run(command.split(), check=True)
+    host_a.reconcile()  # now that host b has registered its tunnel address
+    assert a.ping(b.ip) and b.ping(a.ip)
+    assert a.ping(b.ip, size=1450 - 28)  # a full 1450-byte packet crosses the tunnel
+    assert not a.ping(b.ip, size=1450 - 27)  # and the instance's MTU is 1450
+    fdb = subprocess.run(["ip", "netns", "exec", host_a.namespace, "bridge", "fdb", "show", "dev",
+                          "vx-" + net.replace("-", "")[:11]], capture_output=True, text=True, check=True).stdout
+    assert f"{b.mac} dst 192.0.2.2" in fdb and "00:00:00:00:00:00 dst 192.0.2.2" in fdb
+    plane.delete_port(b.port_id)
+    host_a.reconcile()
+    fdb = subprocess.run(["ip", "netns", "exec", host_a.namespace, "bridge", "fdb", "show", "dev",
+                          "vx-" + net.replace("-", "")[:11]], capture_output=True, text=True, check=True).stdout
+    assert f"{b.mac} dst" not in fdb  # (the bridge may still remember it, unforwarded, until it ages out)
+    plane.delete_port(a.port_id)
+    assert host_a.reconcile() == {} and host_b.reconcile() == {}
+    subprocess.run(["ip", "netns", "del", fabric], check=True)
+    assert plane.leftovers() == []
 
 
 def _wait(predicate, timeout: float = 15.0, what: str = "condition"):
@@ -364,13 +480,12 @@ def test_through_the_api_ports_go_active_and_nothing_is_left(cloud):
             pytest.skip("this Kumo runs the simulated backend: no data plane agent")
         data_dir = cloud.server.data_dir
         host_ns = names.host_namespace(data_dir, "kumo")
-        handles = []
+        handles, made = [], []
         try:
             net = admin.post("/network/v2.0/networks", json={"network": {"name": "dp"}}).json()["network"]
             sub = admin.post("/network/v2.0/subnets", json={"subnet": {
                 "network_id": net["id"], "ip_version": 4, "cidr": "10.68.0.0/24"}})
             assert sub.status_code == 201, sub.text
-            made = []
             for _ in range(2):
                 device = uuid.uuid4().hex
                 handle = data_dir / "instances" / device / "netns"
@@ -384,7 +499,7 @@ def test_through_the_api_ports_go_active_and_nothing_is_left(cloud):
                 assert resp.status_code == 201, resp.text
                 made.append(resp.json()["port"])
             for port in made:
-                _wait(lambda: admin.get(f"/network/v2.0/ports/{port['id']}").json()["port"]["status"] == "ACTIVE",
+                _wait(lambda p=port: admin.get(f"/network/v2.0/ports/{p['id']}").json()["port"]["status"] == "ACTIVE",
                       what=f"port {port['id']} ACTIVE")
             one, two = (Instance(None, p["id"], p["device_id"], h, p["fixed_ips"][0]["ip_address"], p["mac_address"])
                         for p, h in zip(made, handles))
@@ -399,16 +514,21 @@ def test_through_the_api_ports_go_active_and_nothing_is_left(cloud):
             assert admin.delete(f"/network/v2.0/networks/{net['id']}").status_code == 204
 
             def gone() -> bool:
-                spaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+                spaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                                        check=False).stdout.split()
                 bridge = host_ns in spaces and subprocess.run(
                     ["ip", "netns", "exec", host_ns, "ip", "link", "show", names.bridge(net["id"])],
-                    capture_output=True).returncode == 0
+                    capture_output=True, check=False).returncode == 0
                 return not bridge and names.dhcp_namespace(host_ns, net["id"]) not in spaces \
                     and not dhcp_dir.exists()
 
             _wait(gone, what="the network's bridge, DHCP namespace and dnsmasq gone")
             assert not any("eth0" in line for line in one.links() + two.links())
         finally:
+            for port in made:
+                admin.delete(f"/network/v2.0/ports/{port['id']}")
+            if "net" in locals():
+                admin.delete(f"/network/v2.0/networks/{net['id']}")
             for handle in handles:
-                subprocess.run(["umount", str(handle)], capture_output=True)
+                subprocess.run(["umount", str(handle)], capture_output=True, check=False)
                 shutil.rmtree(handle.parent, ignore_errors=True)

@@ -15,15 +15,16 @@ import socket
 import tarfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 from kumo.compute.driver import BlockDevice, DriverError, InstanceSpec, PowerState
 
 
 class SimulatedDriver:
     name = "simulated"
-    capabilities = {"pause": True, "suspend": True, "console_output": True, "attach_volume": True,
+    capabilities: ClassVar[dict] = {"pause": True, "suspend": True, "console_output": True, "attach_volume": True,
                     "snapshot": True, "rebuild": True, "resize": True}
 
     def __init__(self, settings):
@@ -74,7 +75,7 @@ class SimulatedDriver:
     def _boot_log(self, spec: InstanceSpec) -> None:
         self._log(spec.uuid, "Linux version 6.1.0-kumo (simulated)",
                   f"Memory: {spec.ram_mb}MB, CPUs: {spec.vcpus}",
-                  f"Run /sbin/init as init process", f"hostname: {spec.hostname}",
+                  "Run /sbin/init as init process", f"hostname: {spec.hostname}",
                   f"{spec.hostname} login:")
 
     # -- lifecycle ------------------------------------------------------------
@@ -166,7 +167,7 @@ class SimulatedDriver:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tarfile.open(target, "w") as tar:
             for name, text in (("etc/hostname", state.get("hostname", "") + "\n"),
-                               ("etc/kumo-snapshot", f"{uuid} {datetime.now(timezone.utc).isoformat()}\n")):
+                               ("etc/kumo-snapshot", f"{uuid} {datetime.now(UTC).isoformat()}\n")):
                 data = text.encode()
                 info = tarfile.TarInfo(name)
                 info.size, info.mode = len(data), 0o644

@@ -1,8 +1,18 @@
 """Nova v2.1 over HTTP, mounted at ``/compute`` (catalog: ``…/compute/v2.1``)."""
 
 from kumo.api.service import ServiceInfo
-from kumo.compute.http import (flavors, images, keypairs, misc, quotas, security_groups, server_actions,  # noqa: F401,E501
-                               server_meta, servers, volume_attachments)
+from kumo.compute.http import (  # noqa: F401
+                               flavors,
+                               images,
+                               keypairs,
+                               misc,
+                               quotas,
+                               security_groups,
+                               server_actions,
+                               server_meta,
+                               servers,
+                               volume_attachments,
+)
 from kumo.compute.http.common import add_legacy_routes, router
 from kumo.compute.manager import on_start
 

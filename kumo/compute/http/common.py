@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from starlette.routing import Route, Router as StarletteRouter
+from starlette.routing import Route
+from starlette.routing import Router as StarletteRouter
 
 from kumo.api import errors
 from kumo.api.routing import Call, Router, error_response

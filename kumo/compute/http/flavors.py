@@ -16,7 +16,8 @@ CREATE = {"type": "object", "required": ["flavor"], "properties": {"flavor": {
     "type": "object", "required": ["name", "ram", "vcpus", "disk"], "additionalProperties": False,
     "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^(?!\s)[^\x00-\x1f]*(?<!\s)$"},
-        "id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255, "pattern": r"^(?! )[a-zA-Z0-9. _-]+(?<! )$"},
+        "id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255,
+               "pattern": r"^(?! )[a-zA-Z0-9. _-]+(?<! )$"},
         "ram": POSITIVE, "vcpus": POSITIVE, "disk": NON_NEGATIVE, "OS-FLV-EXT-DATA:ephemeral": NON_NEGATIVE,
         "swap": NON_NEGATIVE, "rxtx_factor": {"type": ["number", "string"], "minimum": 0, "exclusiveMinimum": True},
         "os-flavor-access:is_public": {"type": "boolean"},

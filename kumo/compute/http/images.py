@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from kumo.api.routing import Call, Reply
 from kumo.compute import images
-from kumo.compute.http.common import at_least, base, int_query, isotime, next_link, router
+from kumo.compute.http.common import (
+    at_least,
+    base,
+    int_query,
+    isotime,
+    next_link,
+    router,
+)
 from kumo.compute.policies import policy
 from kumo.errors import NotFound
 

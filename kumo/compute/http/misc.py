@@ -7,7 +7,16 @@ import json
 import sqlalchemy as sa
 
 from kumo.api.routing import Call
-from kumo.compute.http.common import MAX_VERSION, MIN_VERSION, at_least, base, int_query, isotime, router, text
+from kumo.compute.http.common import (
+    MAX_VERSION,
+    MIN_VERSION,
+    at_least,
+    base,
+    int_query,
+    isotime,
+    router,
+    text,
+)
 from kumo.compute.manager import driver_of
 from kumo.compute.models import Server
 from kumo.compute.policies import policy

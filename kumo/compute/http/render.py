@@ -21,21 +21,24 @@ def addresses(found: dict, detail: bool = False) -> dict:
     return {name: [{k: a[k] for k in keys if k in a} for a in addrs] for name, addrs in found.items()}
 
 
-def server(call: Call, s: Server, attachments=(), found_addresses: dict | None = None, detail: bool = True) -> dict:
+def server(call: Call, s: Server, attachments=(), found_addresses: dict | None = None,
+           detail: bool = True) -> dict:
     """The full server (show, detail list); ``detail=False`` leaves out what update's view omits."""
     ctx = call.ctx
     is_admin = policy.check(ctx, "os_compute_api:extended_server_attributes", {})
     shown_status = servers.status(s)
+    base_url = call.cloud.settings.base_url
     body = {
         "id": s.id, "name": s.name, "status": shown_status, "tenant_id": s.project_id, "user_id": s.user_id,
         "metadata": dict(s.metadata_ or {}), "hostId": servers.host_id(s),
         "image": {"id": s.image_id, "links": [{"rel": "bookmark",
-                                                "href": f"{call.cloud.settings.base_url}/compute/images/{s.image_id}"}]}
+                                                "href": f"{base_url}/compute/images/{s.image_id}"}]}
         if s.image_id else "",
         "flavor": {"id": s.flavor_id, "links": [{"rel": "bookmark",
-                                                  "href": f"{call.cloud.settings.base_url}/compute/flavors/{s.flavor_id}"}]},
+                                                  "href": f"{base_url}/compute/flavors/{s.flavor_id}"}]},
         "created": isotime(s.created_at), "updated": isotime(s.updated_at),
-        "addresses": addresses(found_addresses or {}, detail), "accessIPv4": s.access_ipv4 or "", "accessIPv6": s.access_ipv6 or "",
+        "addresses": addresses(found_addresses or {}, detail),
+        "accessIPv4": s.access_ipv4 or "", "accessIPv6": s.access_ipv6 or "",
         "links": links(call, "servers", s.id), "OS-DCF:diskConfig": "MANUAL",
     }
     if shown_status in PROGRESS_STATUSES:

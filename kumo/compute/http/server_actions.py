@@ -7,7 +7,7 @@ from kumo.api.routing import Call, Reply
 from kumo.compute import server_actions as actions
 from kumo.compute.http import render
 from kumo.compute.http.common import at_least, find_server, router
-from kumo.compute.http.servers import ACCESS_IP, METADATA, NAME
+from kumo.compute.http.servers import ACCESS_IP, METADATA, NAME, addresses_of
 from kumo.compute.policies import policy
 from kumo.errors import BadRequest
 
@@ -80,9 +80,8 @@ def server_action(call: Call):
         actions.rebuild(cloud, db, ctx, server, image_ref=args["imageRef"], name=args.get("name"),
                         metadata=args.get("metadata"), admin_pass=admin_pass, access_ipv4=args.get("accessIPv4"),
                         access_ipv6=args.get("accessIPv6"),
-                        description=args["description"] if "description" in args else ...)
-        from kumo.compute.http.servers import _addresses
-        shown = render.server(call, server, found_addresses=_addresses(call, server), detail=False)
+                        description=args.get("description", ...))
+        shown = render.server(call, server, found_addresses=addresses_of(call, server), detail=False)
         shown["adminPass"] = admin_pass
         return Reply({"server": shown}, status=202)
     if name == "resize":

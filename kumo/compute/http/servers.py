@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kumo.api import validation as v
 from kumo.api.routing import Call, Reply
 from kumo.compute import network, servers
 from kumo.compute.http import render
-from kumo.compute.http.common import (at_least, base, find_server, int_query, next_link, router)
+from kumo.compute.http.common import (
+    at_least,
+    base,
+    find_server,
+    int_query,
+    next_link,
+    router,
+)
 from kumo.compute.policies import policy
 from kumo.errors import BadRequest, Forbidden, NotFound
 
@@ -55,7 +62,8 @@ CREATE = {"type": "object", "required": ["server"], "properties": {"server": {
     }}, "os:scheduler_hints": {"type": "object"}, "OS-SCH-HNT:scheduler_hints": {"type": "object"}}}
 UPDATE = {"type": "object", "required": ["server"], "properties": {"server": {
     "type": "object", "additionalProperties": False, "properties": {
-        "name": NAME, "accessIPv4": ACCESS_IP, "accessIPv6": ACCESS_IP, "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]},
+        "name": NAME, "accessIPv4": ACCESS_IP, "accessIPv6": ACCESS_IP,
+        "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]},
         "description": {"type": ["string", "null"], "maxLength": 255}}}}}
 
 
@@ -108,12 +116,12 @@ def _changes_since(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(value)
     except ValueError:
         raise BadRequest(f"Invalid input for query parameters changes-since. Value: {value}. "
                          f"'{value}' is not a 'date-time'") from None
     if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+        when = when.astimezone(UTC).replace(tzinfo=None)
     return when
 
 
@@ -180,10 +188,11 @@ def list_servers_detail(call: Call):
 @router.get("/v2.1/servers/{server_id}")
 def show_server(call: Call):
     server = find_server(call, "os_compute_api:servers:show")
-    return {"server": render.server(call, server, servers.attachments(call.db, server.id), _addresses(call, server))}
+    return {"server": render.server(call, server, servers.attachments(call.db, server.id),
+                                    addresses_of(call, server))}
 
 
-def _addresses(call: Call, server) -> dict:
+def addresses_of(call: Call, server) -> dict:
     return network.addresses(call.db, [server.id])[server.id]
 
 
@@ -196,8 +205,8 @@ def update_server(call: Call):
     server = find_server(call, "os_compute_api:servers:update", write=True)
     servers.update(call.db, server, name=body.get("name"), access_ipv4=body.get("accessIPv4"),
                    access_ipv6=body.get("accessIPv6"),
-                   description=body["description"] if "description" in body else ...)
-    return {"server": render.server(call, server, found_addresses=_addresses(call, server), detail=False)}
+                   description=body.get("description", ...))
+    return {"server": render.server(call, server, found_addresses=addresses_of(call, server), detail=False)}
 
 
 @router.delete("/v2.1/servers/{server_id}")
@@ -210,14 +219,14 @@ def delete_server(call: Call):
 @router.get("/v2.1/servers/{server_id}/ips")
 def list_ips(call: Call):
     server = find_server(call, "os_compute_api:ips:index")
-    return {"addresses": render.addresses(_addresses(call, server))}
+    return {"addresses": render.addresses(addresses_of(call, server))}
 
 
 @router.get("/v2.1/servers/{server_id}/ips/{network}")
 def show_ips(call: Call):
     server = find_server(call, "os_compute_api:ips:index")
     network = call.params["network"]
-    shown = render.addresses(_addresses(call, server))
+    shown = render.addresses(addresses_of(call, server))
     if network not in shown:
         raise NotFound("Instance is not a member of specified network")
     return {network: shown[network]}

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from kumo.context import Context
 from kumo.errors import KumoError
-from kumo.network.agent import dhcp, firewall, names, plumbing, state
+from kumo.network.agent import dhcp, firewall, l3, names, plumbing, state, vxlan
 from kumo.network.models import Network, Port
 
 log = logging.getLogger("kumo.network.agent")
@@ -26,10 +26,11 @@ ADMIN = Context(user_id="kumo-network-agent", roles=frozenset({"admin"}))
 
 
 class Agent:
-    def __init__(self, data_dir: Path, db, host: str = "kumo"):
+    def __init__(self, data_dir: Path, db, host: str = "kumo", tunnel_ip: str | None = None):
         self.data_dir = Path(data_dir).resolve()
         self.db = db
         self.host = host
+        self.tunnel_ip = tunnel_ip  # this host's VXLAN endpoint; None: networks stay local to the host
         self.namespace = names.host_namespace(self.data_dir, host)
         self.root = names.run_dir(self.data_dir) / self.namespace
         self.dhcp_root = self.root / "dhcp"
@@ -54,6 +55,9 @@ class Agent:
             self.teardown()
         statuses = {pid: "ACTIVE" if pid in plugged and desired.ports[pid].admin_up else "DOWN"
                     for pid in desired.bound_ids}
+        for router in desired.routers.values():
+            for link in router.interfaces + ([router.gateway] if router.gateway else []):
+                statuses[link.port_id] = "ACTIVE" if link.port_id in plugged else "DOWN"
         dhcp_ports = {net.dhcp_port["id"]: "ACTIVE" if net.id in self._dhcp_up else "DOWN"
                       for net in desired.networks.values() if net.dhcp_port}
         self._record({**statuses, **dhcp_ports}, desired.statuses)
@@ -96,17 +100,21 @@ class Agent:
         if plumbing.ensure_namespace(self.namespace, bridge_netfilter=True):
             self._applied, self._ruleset = {}, None
         self._passes += 1
-        if self._passes % FULL_CHECK_EVERY == 1:  # now and then, look inside every instance again
-            self._applied = {}
+        if self._passes % FULL_CHECK_EVERY == 1:  # now and then, look at everything again (instances, nft)
+            self._applied, self._ruleset = {}, None
         plugged: dict[str, str] = {}
         self._dhcp_up = set()
         with plumbing.IPRoute(netns=self.namespace) as ip:
             existing = plumbing.links(ip)
             wanted_taps = {names.tap(p) for p in desired.ports}
             wanted_dhcp = {names.dhcp_link(n.id) for n in desired.networks.values() if n.dhcp_port}
+            wanted_l3 = l3.wanted_links(desired.routers)
+            wanted_vx = {vxlan.link_name(n.id) for n in desired.networks.values() if n.vni} if self.tunnel_ip else set()
             for name, link in existing.items():
                 if (name.startswith(names.TAP) and name not in wanted_taps) or \
-                        (name.startswith(names.DHCP_LINK) and name not in wanted_dhcp) or name.startswith(names.TEMP):
+                        (name.startswith(names.DHCP_LINK) and name not in wanted_dhcp) or \
+                        (name.startswith(("qr", "qg")) and name not in wanted_l3) or name.startswith(names.TEMP) or \
+                        (name.startswith("vx-") and name not in wanted_vx):
                     plumbing.delete_link(ip, link["index"])
             wanted_bridges = {names.bridge(n) for n in desired.networks}
             for name, link in existing.items():
@@ -115,6 +123,8 @@ class Agent:
             existing = plumbing.links(ip)
             bridges = {n.id: plumbing.ensure_bridge(ip, existing, names.bridge(n.id), n.mtu)
                        for n in desired.networks.values()}
+            if self.tunnel_ip:
+                self._converge_tunnels(ip, existing, desired, bridges)
             existing = plumbing.links(ip)
             for port in desired.ports.values():
                 tap = names.tap(port.id)
@@ -131,6 +141,7 @@ class Agent:
                     self._applied.pop(tap, None)
                     log.exception("could not plug port %s", port.id)
             self._converge_dhcp(ip, existing, desired, bridges)
+            self._converge_routers(ip, desired, bridges, plugged)
         rules = firewall.ruleset(desired, plugged)
         text = repr(rules)
         if text != self._ruleset:
@@ -165,6 +176,30 @@ class Agent:
             except Exception:
                 log.exception("could not serve DHCP on network %s", net.id)
 
+    def _converge_tunnels(self, ip, existing, desired: state.Desired, bridges: dict[str, int]) -> None:
+        vxlan.register(self.root, self.host, self.tunnel_ip)
+        addresses = vxlan.peers(self.root.parent)
+        for net in desired.networks.values():
+            if net.vni:
+                try:
+                    vxlan.ensure(ip, existing, net, bridges[net.id], self.tunnel_ip)
+                    vxlan.sync_fdb(self.namespace, net, addresses, self.host)
+                except Exception:
+                    log.exception("could not set up VXLAN for network %s", net.id)
+
+    def _converge_routers(self, ip, desired: state.Desired, bridges: dict[str, int], plugged: dict[str, str]) -> None:
+        wanted = {l3.namespace(self.namespace, rid) for rid in desired.routers}
+        for ns in plumbing.namespaces(self.namespace + "-r"):
+            if ns not in wanted:
+                plumbing.remove_namespace(ns)
+        existing = plumbing.links(ip)
+        for router in desired.routers.values():
+            try:
+                for port_id in l3.converge(ip, existing, self.namespace, router, bridges):
+                    plugged[port_id] = port_id
+            except Exception:
+                log.exception("could not set up router %s", router.id)
+
     def _record(self, statuses: dict[str, str], current: dict[str, str]) -> None:
         changed = {pid: status for pid, status in statuses.items() if current.get(pid) != status}
         if not changed:
@@ -182,7 +217,7 @@ class Agent:
         self._dhcp_up, self._applied, self._ruleset = set(), {}, None
         for network_id in dhcp.served(self.dhcp_root):
             dhcp.stop(self.dhcp_root, network_id)
-        for ns in plumbing.namespaces(self.namespace + "-d"):
+        for ns in plumbing.namespaces(self.namespace + "-"):  # DHCP and router namespaces
             plumbing.remove_namespace(ns)
         plumbing.remove_namespace(self.namespace)  # its bridges, veths (and their instance ends), nft tables
         shutil.rmtree(self.root, ignore_errors=True)

@@ -98,7 +98,8 @@ def ensure(root: Path, namespace: str, net: NetworkWant) -> None:
         return
     if pid is not None:
         _stop_pid(pid)
-    proc = subprocess.run(["ip", "netns", "exec", namespace, *argv], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(["ip", "netns", "exec", namespace, *argv], capture_output=True, text=True, timeout=30,
+                          check=False)
     if proc.returncode != 0 or pid_of(d) is None:
         (d / "args").unlink(missing_ok=True)
         raise DhcpError(f"dnsmasq for network {net.id} did not start: {proc.stderr.strip()[:500]}")

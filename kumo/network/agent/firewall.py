@@ -33,15 +33,15 @@ class FirewallError(RuntimeError):
     pass
 
 
-def _match(left, right, op: str = "==") -> dict:
+def match(left, right, op: str = "==") -> dict:
     return {"match": {"op": op, "left": left, "right": right}}
 
 
-def _payload(protocol: str, field: str) -> dict:
+def payload(protocol: str, field: str) -> dict:
     return {"payload": {"protocol": protocol, "field": field}}
 
 
-def _meta(key: str) -> dict:
+def meta(key: str) -> dict:
     return {"meta": {"key": key}}
 
 
@@ -83,17 +83,17 @@ def _sg_rule(rule, port_side: str, members: dict) -> list | None:
     ``port_side`` is the address field of the remote end: ``saddr`` for ingress, ``daddr`` for egress."""
     version = 6 if rule.ethertype == "IPv6" else 4
     family = "ip6" if version == 6 else "ip"
-    expr = [_match(_meta("nfproto"), "ipv6" if version == 6 else "ipv4")]
+    expr = [match(meta("nfproto"), "ipv6" if version == 6 else "ipv4")]
     if rule.remote_ip_prefix:
         remote = _collapse([rule.remote_ip_prefix], version)
         if not remote:
             return None
-        expr.append(_match(_payload(family, port_side), _set(remote)))
+        expr.append(match(payload(family, port_side), _set(remote)))
     elif rule.remote_group_id:
         remote = _collapse(members.get(rule.remote_group_id, []), version)
         if not remote:
             return None
-        expr.append(_match(_payload(family, port_side), _set(remote)))
+        expr.append(match(payload(family, port_side), _set(remote)))
     if rule.protocol is not None:
         proto = PROTO_NUMBERS.get(rule.protocol, None)
         proto = int(rule.protocol) if proto is None and str(rule.protocol).isdigit() else proto
@@ -101,16 +101,16 @@ def _sg_rule(rule, port_side: str, members: dict) -> list | None:
             return None
         if proto == 1 and version == 6:
             proto = 58
-        expr.append(_match(_meta("l4proto"), proto))
+        expr.append(match(meta("l4proto"), proto))
         if proto in ICMP:
             icmp = "icmpv6" if proto == 58 else "icmp"
             if rule.port_range_min is not None:
-                expr.append(_match(_payload(icmp, "type"), rule.port_range_min))
+                expr.append(match(payload(icmp, "type"), rule.port_range_min))
             if rule.port_range_max is not None:
-                expr.append(_match(_payload(icmp, "code"), rule.port_range_max))
+                expr.append(match(payload(icmp, "code"), rule.port_range_max))
         elif rule.port_range_min is not None:
             low, high = rule.port_range_min, rule.port_range_max or rule.port_range_min
-            expr.append(_match(_payload("th", "dport"), low if low == high else {"range": [low, high]}))
+            expr.append(match(payload("th", "dport"), low if low == high else {"range": [low, high]}))
     return expr
 
 
@@ -118,17 +118,17 @@ def _port_chains(port: PortWant, desired: Desired) -> list[dict]:
     key = port.id.replace("-", "")[:16]
     ingress, egress = f"in-{key}", f"out-{key}"
     cmds = [_chain("inet", ingress), _chain("inet", egress)]
-    udp = _meta("l4proto")
+    udp = meta("l4proto")
     # always: DHCP and neighbour discovery, as Neutron's base rules do
-    cmds.append(_rule("inet", ingress, [_match(udp, 17), _match(_payload("udp", "sport"), 67),
-                                        _match(_payload("udp", "dport"), 68), ACCEPT]))
-    cmds.append(_rule("inet", ingress, [_match(udp, 17), _match(_payload("udp", "sport"), 547),
-                                        _match(_payload("udp", "dport"), 546), ACCEPT]))
-    cmds.append(_rule("inet", ingress, [_match(udp, 58), _match(_payload("icmpv6", "type"),
+    cmds.append(_rule("inet", ingress, [match(udp, 17), match(payload("udp", "sport"), 67),
+                                        match(payload("udp", "dport"), 68), ACCEPT]))
+    cmds.append(_rule("inet", ingress, [match(udp, 17), match(payload("udp", "sport"), 547),
+                                        match(payload("udp", "dport"), 546), ACCEPT]))
+    cmds.append(_rule("inet", ingress, [match(udp, 58), match(payload("icmpv6", "type"),
                                                                 _set([130, 131, 132, 135, 136, 134])), ACCEPT]))
-    cmds.append(_rule("inet", egress, [_match(udp, 17), _match(_payload("udp", "sport"), 68),
-                                       _match(_payload("udp", "dport"), 67), RETURN]))
-    cmds.append(_rule("inet", egress, [_match(udp, 58), _match(_payload("icmpv6", "type"),
+    cmds.append(_rule("inet", egress, [match(udp, 17), match(payload("udp", "sport"), 68),
+                                       match(payload("udp", "dport"), 67), RETURN]))
+    cmds.append(_rule("inet", egress, [match(udp, 58), match(payload("icmpv6", "type"),
                                                                _set([130, 131, 132, 133, 135, 136, 143])), RETURN]))
     for gid in port.group_ids:
         for rule in desired.rules.get(gid, []):
@@ -147,29 +147,29 @@ def _spoof_chain(port: PortWant) -> list[dict]:
     ips = [a for a, _ in port.addresses] + [p["ip_address"] for p in port.pairs]
     v4 = _collapse(ips, 4)
     v6 = _collapse(ips + [ipam.eui64("fe80::/64", m) for m in macs], 6)
-    etype = _payload("ether", "type")
+    etype = payload("ether", "type")
     cmds = [_chain("bridge", chain),
-            _rule("bridge", chain, [_match(_payload("ether", "saddr"), _set(macs), "!="), DROP]),
+            _rule("bridge", chain, [match(payload("ether", "saddr"), _set(macs), "!="), DROP]),
             # no DHCP servers or router advertisements from an instance
-            _rule("bridge", chain, [_match(etype, "ip"), _match(_payload("ip", "protocol"), 17),
-                                    _match(_payload("udp", "sport"), 67), DROP]),
-            _rule("bridge", chain, [_match(etype, "ip6"), _match(_payload("ip6", "nexthdr"), 17),
-                                    _match(_payload("udp", "sport"), 547), DROP]),
-            _rule("bridge", chain, [_match(etype, "ip6"), _match(_payload("ip6", "nexthdr"), 58),
-                                    _match(_payload("icmpv6", "type"), 134), DROP]),
+            _rule("bridge", chain, [match(etype, "ip"), match(payload("ip", "protocol"), 17),
+                                    match(payload("udp", "sport"), 67), DROP]),
+            _rule("bridge", chain, [match(etype, "ip6"), match(payload("ip6", "nexthdr"), 17),
+                                    match(payload("udp", "sport"), 547), DROP]),
+            _rule("bridge", chain, [match(etype, "ip6"), match(payload("ip6", "nexthdr"), 58),
+                                    match(payload("icmpv6", "type"), 134), DROP]),
             # a DHCP client has no address yet
-            _rule("bridge", chain, [_match(etype, "ip"), _match(_payload("ip", "saddr"), "0.0.0.0"),
-                                    _match(_payload("ip", "protocol"), 17), _match(_payload("udp", "dport"), 67),
+            _rule("bridge", chain, [match(etype, "ip"), match(payload("ip", "saddr"), "0.0.0.0"),
+                                    match(payload("ip", "protocol"), 17), match(payload("udp", "dport"), 67),
                                     ACCEPT]),
-            _rule("bridge", chain, [_match(etype, "arp"), _match(_payload("arp", "saddr ether"), _set(macs), "!="),
+            _rule("bridge", chain, [match(etype, "arp"), match(payload("arp", "saddr ether"), _set(macs), "!="),
                                     DROP])]
     arp_ips = v4 + ["0.0.0.0"]
-    cmds.append(_rule("bridge", chain, [_match(etype, "arp"), _match(_payload("arp", "saddr ip"), _set(arp_ips), "!="),
+    cmds.append(_rule("bridge", chain, [match(etype, "arp"), match(payload("arp", "saddr ip"), _set(arp_ips), "!="),
                                         DROP]))
-    cmds.append(_rule("bridge", chain, [_match(etype, "ip"), _match(_payload("ip", "saddr"), _set(v4), "!="), DROP])
-                if v4 else _rule("bridge", chain, [_match(etype, "ip"), DROP]))
-    cmds.append(_rule("bridge", chain, [_match(etype, "ip6"),
-                                        _match(_payload("ip6", "saddr"), _set(v6 + ["::"]), "!="), DROP]))
+    cmds.append(_rule("bridge", chain, [match(etype, "ip"), match(payload("ip", "saddr"), _set(v4), "!="), DROP])
+                if v4 else _rule("bridge", chain, [match(etype, "ip"), DROP]))
+    cmds.append(_rule("bridge", chain, [match(etype, "ip6"),
+                                        match(payload("ip6", "saddr"), _set(v6 + ["::"]), "!="), DROP]))
     return cmds
 
 
@@ -186,9 +186,9 @@ def ruleset(desired: Desired, taps: dict[str, str]) -> list[dict]:
     zones = [[names.bridge(nid), names.zone(nid)] for nid in sorted(desired.networks)]
     if zones:
         cmds.append(_rule("inet", "prerouting", [{"mangle": {"key": {"ct": {"key": "zone"}}, "value": {
-            "map": {"key": _meta("iifname"), "data": {"set": zones}}}}}]))
-    cmds.append(_rule("inet", "forward", [_match({"ct": {"key": "state"}}, ["established", "related"], "in"), ACCEPT]))
-    cmds.append(_rule("inet", "forward", [_match({"ct": {"key": "state"}}, "invalid", "in"), DROP]))
+            "map": {"key": meta("iifname"), "data": {"set": zones}}}}}]))
+    cmds.append(_rule("inet", "forward", [match({"ct": {"key": "state"}}, ["established", "related"], "in"), ACCEPT]))
+    cmds.append(_rule("inet", "forward", [match({"ct": {"key": "state"}}, "invalid", "in"), DROP]))
     secured = [p for pid, p in sorted(desired.ports.items()) if p.security and pid in taps]
     egress_map, ingress_map, spoof_map = [], [], []
     for port in secured:
@@ -199,9 +199,10 @@ def ruleset(desired: Desired, taps: dict[str, str]) -> list[dict]:
         ingress_map.append([port.mac, {"jump": {"target": f"in-{key}"}}])
         spoof_map.append([taps[port.id], {"jump": {"target": f"spoof-{key}"}}])
     if secured:
-        cmds.append(_rule("inet", "forward", [{"vmap": {"key": _payload("ether", "saddr"), "data": {"set": egress_map}}}]))
-        cmds.append(_rule("inet", "forward", [{"vmap": {"key": _payload("ether", "daddr"), "data": {"set": ingress_map}}}]))
-        cmds.append(_rule("bridge", "prerouting", [{"vmap": {"key": _meta("iifname"), "data": {"set": spoof_map}}}]))
+        for field, verdicts in (("saddr", egress_map), ("daddr", ingress_map)):
+            vmap = {"vmap": {"key": payload("ether", field), "data": {"set": verdicts}}}
+            cmds.append(_rule("inet", "forward", [vmap]))
+        cmds.append(_rule("bridge", "prerouting", [{"vmap": {"key": meta("iifname"), "data": {"set": spoof_map}}}]))
     return cmds
 
 
@@ -217,14 +218,14 @@ def apply(namespace: str, commands: list[dict]) -> None:
     """Run ``commands`` as one nft transaction inside ``namespace``: all of it happens, or none."""
     text = json.dumps({"nftables": [{"metainfo": {"json_schema_version": 1}}, *commands]})
     proc = subprocess.run(["ip", "netns", "exec", namespace, "nft", "-j", "-f", "-"], input=text,
-                          capture_output=True, text=True, timeout=30)
+                          capture_output=True, text=True, timeout=30, check=False)
     if proc.returncode != 0:
         raise FirewallError(f"nft failed in {namespace}: {proc.stderr.strip()[:2000]}")
 
 
 def tables(namespace: str) -> list[str]:
     proc = subprocess.run(["ip", "netns", "exec", namespace, "nft", "-j", "list", "tables"], capture_output=True,
-                          text=True, timeout=30)
+                          text=True, timeout=30, check=False)
     if proc.returncode != 0:
         return []
     return [f"{i['table']['family']} {i['table']['name']}" for i in json.loads(proc.stdout)["nftables"] if "table" in i]

@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session
 
 from kumo.network import ipam, security_groups
 from kumo.network.agent import names
-from kumo.network.models import Network, Port, SecurityGroup, Subnet
+from kumo.network.models import FloatingIP, Network, Port, Router, SecurityGroup, Subnet
 
 COMPUTE_OWNER = "compute:nova"
 DHCP_OWNER = "network:dhcp"
+ROUTER_INTERFACE = "network:router_interface"
+ROUTER_GATEWAY = "network:router_gateway"
 
 
 @dataclass
@@ -63,10 +65,32 @@ class NetworkWant:
     subnets: list[SubnetWant]
     dhcp_port: dict | None = None  # {"id", "mac", "ips": [(address, prefixlen)]} once it exists
     hosts: list[tuple[str, str]] = field(default_factory=list)  # (mac, ipv4) of every port, for DHCP
+    vni: int | None = None  # VXLAN segmentation id
+    remote: list[tuple[str, str]] = field(default_factory=list)  # (mac, host) of ports bound to other hosts
 
     @property
     def dhcp_subnets(self) -> list[SubnetWant]:
         return [s for s in self.subnets if s.enable_dhcp and s.ip_version == 4]
+
+
+@dataclass
+class LinkWant:
+    """A router's port: its MAC and addresses on one network."""
+    port_id: str
+    network_id: str
+    mac: str
+    addresses: list[tuple[str, int]]
+
+
+@dataclass
+class RouterWant:
+    id: str
+    interfaces: list[LinkWant]
+    gateway: LinkWant | None
+    gateway_ip: str | None  # the external subnet's gateway: the router's default route
+    snat: bool
+    floating: list[tuple[str, str, str]]  # (floating ip id, floating address, fixed address)
+    routes: list[dict]  # extra routes: {"destination", "nexthop"}
 
 
 @dataclass
@@ -78,6 +102,7 @@ class Desired:
     bound_ids: list[str]  # every compute port bound to this host, plugged or not (for status)
     statuses: dict[str, str]  # port id → status now recorded, for bound and DHCP ports
     stale_dhcp: list[str]  # this host's DHCP ports on networks it no longer serves
+    routers: dict[str, RouterWant] = field(default_factory=dict)
 
 
 def _mounted(path: Path | None) -> bool:
@@ -91,7 +116,15 @@ def read(db: Session, data_dir: Path, host: str) -> Desired:
     bound = list(db.scalars(sa.select(Port).where(Port.binding_host_id == host, Port.device_owner == COMPUTE_OWNER)
                             .order_by(Port.device_id, Port.created_at, Port.id)))
     present = [p for p in bound if _mounted(names.instance_netns(data_dir, p.device_id))]
-    net_ids = sorted({p.network_id for p in present})
+    local_nets = {p.network_id for p in present}
+    # routers with an interface on a network hosted here, and the networks of all their ports
+    router_ids = set(db.scalars(sa.select(Port.device_id).where(
+        Port.device_owner == ROUTER_INTERFACE, Port.network_id.in_(local_nets)))) if local_nets else set()
+    router_rows = list(db.scalars(sa.select(Router).where(Router.id.in_(router_ids)))) if router_ids else []
+    router_ports = list(db.scalars(sa.select(Port).where(
+        Port.device_id.in_(router_ids), Port.device_owner.in_([ROUTER_INTERFACE, ROUTER_GATEWAY])))) \
+        if router_ids else []
+    net_ids = sorted(local_nets | {p.network_id for p in router_ports})
     networks = {n.id: n for n in db.scalars(sa.select(Network).where(Network.id.in_(net_ids)))} if net_ids else {}
     subnets: dict[str, dict[str, Subnet]] = {nid: {} for nid in net_ids}
     for s in db.scalars(sa.select(Subnet).where(Subnet.network_id.in_(net_ids)).order_by(Subnet.created_at, Subnet.id)):
@@ -106,6 +139,8 @@ def read(db: Session, data_dir: Path, host: str) -> Desired:
         net = NetworkWant(nid, networks[nid].mtu, [SubnetWant(s.id, s.cidr, s.ip_version, s.gateway_ip, s.enable_dhcp,
                                                              list(s.dns_nameservers or []), list(s.host_routes or []))
                                                    for s in subnets[nid].values()])
+        if networks[nid].network_type == "vxlan":
+            net.vni = networks[nid].segmentation_id
         dhcp_ids = {s.id for s in net.dhcp_subnets}
         for p in sorted(all_ports, key=lambda p: p.id):
             if p.network_id != nid:
@@ -118,6 +153,8 @@ def read(db: Session, data_dir: Path, host: str) -> Desired:
                     "subnet_ids": {a["subnet_id"] for a in ips[p.id]}}
             elif v4:
                 net.hosts.append((p.mac_address, v4[0]))
+            if p.binding_host_id and p.binding_host_id != host:
+                net.remote.append((p.mac_address, p.binding_host_id))
         wanted_nets[nid] = net
 
     wanted_ports, per_device = {}, {}
@@ -148,13 +185,42 @@ def read(db: Session, data_dir: Path, host: str) -> Desired:
                         r.remote_ip_prefix, r.remote_group_id) for r in rs]
              for gid, rs in security_groups.rules_of(db, group_ids).items()}
     remote_ids = sorted({r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id})
+    routers = _routers(db, router_rows, router_ports, ips, subnets)
     statuses = {p.id: p.status for p in bound}
+    statuses.update({p.id: p.status for p in router_ports})
     statuses.update({p.id: p.status for p in all_ports if p.device_owner == DHCP_OWNER})
     stale = [pid for pid, nid in db.execute(sa.select(Port.id, Port.network_id).where(
         Port.device_owner == DHCP_OWNER, Port.device_id.startswith(dhcp_device_id(host, ""))))
         if nid not in wanted_nets or not wanted_nets[nid].dhcp_subnets]
     return Desired(wanted_nets, wanted_ports, rules, _members(db, remote_ids), [p.id for p in bound], statuses,
-                   stale)
+                   stale, routers)
+
+
+def _routers(db: Session, rows, router_ports, ips, subnets) -> dict[str, RouterWant]:
+    result = {}
+    for router in rows:
+        interfaces, gateway, gateway_ip = [], None, None
+        for p in sorted(router_ports, key=lambda p: p.id):
+            if p.device_id != router.id:
+                continue
+            addrs = []
+            for a in ips.get(p.id, []):
+                s = subnets.get(p.network_id, {}).get(a["subnet_id"])
+                if s is not None and s.ip_version == 4:
+                    addrs.append((a["ip_address"], ipaddress.ip_network(s.cidr).prefixlen))
+                    if p.device_owner == ROUTER_GATEWAY and gateway_ip is None:
+                        gateway_ip = s.gateway_ip
+            link = LinkWant(p.id, p.network_id, p.mac_address, addrs)
+            if p.device_owner == ROUTER_GATEWAY:
+                gateway = link if p.id == router.gateway_port_id else gateway
+            else:
+                interfaces.append(link)
+        floating = [(f.id, f.floating_ip_address, f.fixed_ip_address) for f in db.scalars(
+            sa.select(FloatingIP).where(FloatingIP.router_id == router.id, FloatingIP.port_id.is_not(None),
+                                        FloatingIP.fixed_ip_address.is_not(None)).order_by(FloatingIP.id))]
+        result[router.id] = RouterWant(router.id, interfaces, gateway, gateway_ip, bool(router.enable_snat),
+                                       floating if gateway else [], list(router.routes or []))
+    return result
 
 
 def _members(db: Session, group_ids: list[str]) -> dict[str, list[str]]:
@@ -168,7 +234,8 @@ def _members(db: Session, group_ids: list[str]) -> dict[str, list[str]]:
             if wanted & set(p.security_group_ids or [])]
     ips = ipam.fixed_ips_by_port(db, [p.id for p in rows])
     for p in rows:
-        addresses = [a["ip_address"] for a in ips[p.id]] + [pair["ip_address"] for pair in p.allowed_address_pairs or []]
+        addresses = [a["ip_address"] for a in ips[p.id]]
+        addresses += [pair["ip_address"] for pair in p.allowed_address_pairs or []]
         for g in wanted & set(p.security_group_ids or []):
             members[g].extend(addresses)
     return members

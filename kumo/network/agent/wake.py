@@ -17,7 +17,7 @@ from kumo.db import after_commit
 from kumo.network import models
 
 WATCHED = (models.Network, models.Subnet, models.Port, models.IPAllocation, models.SecurityGroup,
-           models.SecurityGroupRule)
+           models.SecurityGroupRule, models.Router, models.FloatingIP)
 _wakers: dict[str, object] = {}
 _lock = threading.Lock()
 
@@ -41,10 +41,7 @@ def unregister(database) -> None:
 def _after_flush(session: Session, _context) -> None:
     if not _wakers:
         return
-    try:
-        waker = _wakers.get(_key(session.get_bind()))
-    except Exception:
-        return
+    waker = _wakers.get(_key(session.get_bind()))
     if waker is None or waker in session.info.get("after_commit", []):
         return
     if any(isinstance(obj, WATCHED) for group in (session.new, session.dirty, session.deleted) for obj in group):

@@ -2,7 +2,7 @@
 
 from kumo.api.service import ServiceInfo
 from kumo.network.http import (floating_ips, networks, ports, routers, security_groups, subnetpools,  # noqa: F401
-                               subnets, tags, versions)
+                               quotas, subnets, tags, versions)
 from kumo.network.http.common import router
 
 

@@ -38,8 +38,9 @@ def touch(row) -> None:
     row.updated_at = utcnow()
 
 
-def owner_for_create(call: Call, body: dict) -> str:
-    """The project a new resource belongs to: the caller's, or another one when an admin says so."""
+def owner_for_create(call: Call, body: dict, quota: str | None = None) -> str:
+    """The project a new resource belongs to: the caller's, or another one when an admin says so; with
+    ``quota`` (Neutron's name for the resource), one more of it must fit in that project's quota."""
     ctx = call.ctx
     asked = body.get("project_id") or body.get("tenant_id")
     if body.get("project_id") and body.get("tenant_id") and body["project_id"] != body["tenant_id"]:
@@ -47,7 +48,11 @@ def owner_for_create(call: Call, body: dict) -> str:
     if asked and asked != ctx.project_id and not ctx.is_admin:
         from kumo.errors import Forbidden
         raise Forbidden("Only admins may create resources for other projects.", kind="HTTPForbidden")
-    return asked or ctx.project_id or ""
+    project_id = asked or ctx.project_id or ""
+    if quota:
+        from kumo.network import quotas
+        quotas.check(call.db, project_id, quota)
+    return project_id
 
 
 def scope(query: sa.Select, model, ctx: Context, *extra_visible) -> sa.Select:

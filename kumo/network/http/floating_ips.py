@@ -19,7 +19,7 @@ COLUMNS = {"id": FloatingIP.id, "floating_ip_address": FloatingIP.floating_ip_ad
            "description": FloatingIP.description, "created_at": FloatingIP.created_at,
            "updated_at": FloatingIP.updated_at, "revision_number": FloatingIP.revision_number}
 WRITABLE = {"floating_network_id", "port_id", "fixed_ip_address", "floating_ip_address", "subnet_id",
-            "project_id", "tenant_id", "description", "tags", "dns_name", "dns_domain", "qos_policy_id"}
+            "project_id", "tenant_id", "description", "tags"}
 
 
 def render_many(call: Call, rows: list[FloatingIP]) -> list[dict]:
@@ -55,7 +55,7 @@ def create_floating_ip(call: Call):
         if item.get("floating_ip_address"):
             policy.enforce(call.ctx, "admin_only")
         fip = floating_ips.create(
-            call.db, call.ctx, project_id=owner_for_create(call, item),
+            call.db, call.ctx, project_id=owner_for_create(call, item, "floatingip"),
             floating_network_id=item["floating_network_id"], port_id=item.get("port_id"),
             fixed_ip_address=item.get("fixed_ip_address"), floating_ip_address=item.get("floating_ip_address"),
             subnet_id=item.get("subnet_id"), description=item.get("description") or "")
@@ -78,7 +78,7 @@ def show_floating_ip(call: Call):
 @router.put("/v2.0/floatingips/{fip_id}")
 def update_floating_ip(call: Call):
     item = body_for_update(call, "floatingip")
-    check_keys(item, {"port_id", "fixed_ip_address", "description", "qos_policy_id"},
+    check_keys(item, {"port_id", "fixed_ip_address", "description", "tags"},
                read_only={"id", "floating_ip_address", "floating_network_id", "project_id", "tenant_id"})
     fip = floating_ips.get(call.db, call.ctx, call.params["fip_id"])
     policy.enforce(call.ctx, "update", {"project_id": fip.project_id})
@@ -86,6 +86,7 @@ def update_floating_ip(call: Call):
         floating_ips.associate(call.db, call.ctx, fip, item["port_id"], item.get("fixed_ip_address"))
     if "description" in item:
         fip.description = item["description"] or ""
+    take_tags(fip, item)
     touch(fip)
     return {"floatingip": render(call, fip)}
 

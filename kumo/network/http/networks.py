@@ -24,7 +24,7 @@ ADMIN_ONLY = {"shared", "router:external", "provider:network_type", "provider:ph
               "provider:segmentation_id", "is_default"}
 WRITABLE = {"name", "admin_state_up", "shared", "router:external", "mtu", "port_security_enabled", "description",
             "provider:network_type", "provider:physical_network", "provider:segmentation_id",
-            "availability_zone_hints", "project_id", "tenant_id", "is_default", "tags", "dns_domain"}
+            "availability_zone_hints", "project_id", "tenant_id", "is_default", "tags"}
 
 
 def render_many(call: Call, rows: list[Network]) -> list[dict]:
@@ -71,7 +71,7 @@ def create_network(call: Call):
         if ADMIN_ONLY & set(item) and not call.ctx.is_admin and any(item.get(k) for k in ADMIN_ONLY):
             policy.enforce(call.ctx, "admin_only")
         network = networks.create(
-            call.db, project_id=owner_for_create(call, item), name=item.get("name") or "",
+            call.db, project_id=owner_for_create(call, item, "network"), name=item.get("name") or "",
             admin_state_up=_bool(item, "admin_state_up", True), shared=_bool(item, "shared", False),
             external=_bool(item, "router:external", False), mtu=item.get("mtu"),
             port_security_enabled=_bool(item, "port_security_enabled", True),
@@ -98,11 +98,18 @@ def show_network(call: Call):
 @router.put("/v2.0/networks/{network_id}")
 def update_network(call: Call):
     item = body_for_update(call, "network")
-    check_keys(item, WRITABLE - {"project_id", "tenant_id"}, read_only={"id", "status", "subnets"})
+    check_keys(item, WRITABLE - {"project_id", "tenant_id"},
+               read_only={"id", "status", "subnets", "availability_zone_hints"})
     network = networks.get(call.db, call.ctx, call.params["network_id"])
     policy.enforce(call.ctx, "update", {"project_id": network.project_id})
     if ADMIN_ONLY & set(item):
         policy.enforce(call.ctx, "admin_only")
+    current = {"provider:network_type": network.network_type, "provider:physical_network": network.physical_network,
+               "provider:segmentation_id": network.segmentation_id}
+    changed = sorted(key for key in current if key in item and item[key] != current[key])
+    if changed:
+        raise BadRequest(f"Invalid input for operation: Plugin does not support updating the following provider"
+                         f" network attributes: {changed}.", kind="InvalidInput")
     changes = {k: item[k] for k in ("name", "admin_state_up", "shared", "port_security_enabled", "description",
                                     "mtu", "is_default") if k in item}
     if "router:external" in item:

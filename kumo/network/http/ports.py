@@ -20,8 +20,7 @@ COLUMNS = {"id": Port.id, "name": Port.name, "network_id": Port.network_id, "mac
            "created_at": Port.created_at, "updated_at": Port.updated_at, "revision_number": Port.revision_number}
 WRITABLE = {"name", "network_id", "mac_address", "fixed_ips", "admin_state_up", "device_id", "device_owner",
             "security_groups", "port_security_enabled", "allowed_address_pairs", "description", "project_id",
-            "tenant_id", "binding:host_id", "binding:vnic_type", "binding:profile", "extra_dhcp_opts", "tags",
-            "dns_name", "qos_policy_id", "propagate_uplink_status"}
+            "tenant_id", "binding:host_id", "binding:vnic_type", "binding:profile", "extra_dhcp_opts", "tags"}
 BINDING = {"binding:host_id", "binding:profile"}
 
 
@@ -73,7 +72,7 @@ def create_port(call: Call):
                 network.project_id != call.ctx.project_id:
             policy.enforce(call.ctx, "update", {"project_id": network.project_id})
         port = ports.create(
-            call.db, call.ctx, network, project_id=owner_for_create(call, item), name=item.get("name") or "",
+            call.db, call.ctx, network, project_id=owner_for_create(call, item, "port"), name=item.get("name") or "",
             mac_address=item.get("mac_address"), fixed_ips=item.get("fixed_ips"),
             admin_state_up=item.get("admin_state_up", True), device_id=item.get("device_id") or "",
             device_owner=item.get("device_owner") or "", security_groups_ids=item.get("security_groups"),

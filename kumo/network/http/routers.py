@@ -17,7 +17,7 @@ COLUMNS = {"id": Router.id, "name": Router.name, "admin_state_up": Router.admin_
            "distributed": Router.distributed, "ha": Router.ha, "created_at": Router.created_at,
            "updated_at": Router.updated_at, "revision_number": Router.revision_number}
 WRITABLE = {"name", "admin_state_up", "external_gateway_info", "project_id", "tenant_id", "description",
-            "distributed", "ha", "availability_zone_hints", "routes", "tags", "flavor_id"}
+            "availability_zone_hints", "routes", "tags"}
 
 
 def render_many(call: Call, rows: list[Router]) -> list[dict]:
@@ -45,7 +45,7 @@ def create_router(call: Call):
         policy.enforce(call.ctx, "create")
         if item.get("distributed") or item.get("ha"):
             policy.enforce(call.ctx, "admin_only")
-        r = Router(project_id=owner_for_create(call, item), name=item.get("name") or "",
+        r = Router(project_id=owner_for_create(call, item, "router"), name=item.get("name") or "",
                    admin_state_up=item.get("admin_state_up", True), description=item.get("description") or "",
                    availability_zone_hints=item.get("availability_zone_hints") or [])
         take_tags(r, item)
@@ -72,7 +72,7 @@ def show_router(call: Call):
 @router.put("/v2.0/routers/{router_id}")
 def update_router(call: Call):
     item = body_for_update(call, "router")
-    check_keys(item, WRITABLE - {"project_id", "tenant_id"}, read_only={"id", "status"})
+    check_keys(item, WRITABLE - {"project_id", "tenant_id"}, read_only={"id", "status", "availability_zone_hints"})
     r = routers.get(call.db, call.ctx, call.params["router_id"])
     policy.enforce(call.ctx, "update", {"project_id": r.project_id})
     if "external_gateway_info" in item:

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from kumo.api.routing import Call
 from kumo.errors import BadRequest
+from kumo.network import quotas
 from kumo.network import security_groups as groups
 from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, isotime,
                                       listing, owner_for_create, router, scope, standard, take_tags, touch)
@@ -25,8 +26,7 @@ RULE_COLUMNS = {"id": SecurityGroupRule.id, "security_group_id": SecurityGroupRu
                 "tenant_id": SecurityGroupRule.project_id, "description": SecurityGroupRule.description,
                 "created_at": SecurityGroupRule.created_at}
 RULE_KEYS = {"security_group_id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max",
-             "remote_ip_prefix", "remote_group_id", "description", "project_id", "tenant_id",
-             "remote_address_group_id"}
+             "remote_ip_prefix", "remote_group_id", "description", "project_id", "tenant_id"}
 
 
 def render_rule(r: SecurityGroupRule) -> dict:
@@ -54,7 +54,7 @@ def create_group(call: Call):
     def create_one(item: dict) -> dict:
         check_keys(item, {"name", "description", "project_id", "tenant_id", "stateful", "tags"})
         policy.enforce(call.ctx, "create")
-        group = groups.create(call.db, project_id=owner_for_create(call, item), name=item.get("name") or "",
+        group = groups.create(call.db, project_id=owner_for_create(call, item, "security_group"), name=item.get("name") or "",
                               description=item.get("description") or "", stateful=item.get("stateful", True))
         take_tags(group, item)
         return render_groups(call, [group])[0]
@@ -78,10 +78,11 @@ def show_group(call: Call):
 @router.put("/v2.0/security-groups/{group_id}")
 def update_group(call: Call):
     item = body_for_update(call, "security_group")
-    check_keys(item, {"name", "description", "stateful"}, read_only={"id", "project_id", "tenant_id"})
+    check_keys(item, {"name", "description", "stateful", "tags"}, read_only={"id", "project_id", "tenant_id"})
     group = groups.get(call.db, call.ctx, call.params["group_id"])
     policy.enforce(call.ctx, "update", {"project_id": group.project_id})
     groups.update(call.db, group, item)
+    take_tags(group, item)
     touch(group)
     return {"security_group": render_groups(call, [group])[0]}
 
@@ -103,6 +104,7 @@ def create_rule(call: Call):
                              kind="HTTPBadRequest")
         group = groups.get(call.db, call.ctx, item["security_group_id"])
         policy.enforce(call.ctx, "update", {"project_id": group.project_id})
+        quotas.check(call.db, group.project_id, "security_group_rule")
         rule = groups.create_rule(
             call.db, call.ctx, group, project_id=group.project_id, direction=item.get("direction"),
             ethertype=item.get("ethertype", "IPv4"), protocol=item.get("protocol"),

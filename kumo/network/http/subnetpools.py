@@ -41,7 +41,7 @@ def create_pool(call: Call):
         if item.get("shared") or item.get("is_default"):
             policy.enforce(call.ctx, "admin_only")
         pool = subnetpools.create(
-            call.db, project_id=owner_for_create(call, item), name=item["name"] or "", prefixes=item["prefixes"],
+            call.db, project_id=owner_for_create(call, item, "subnetpool"), name=item["name"] or "", prefixes=item["prefixes"],
             default_prefixlen=item.get("default_prefixlen"), min_prefixlen=item.get("min_prefixlen"),
             max_prefixlen=item.get("max_prefixlen"), shared=bool(item.get("shared")),
             is_default=bool(item.get("is_default")), description=item.get("description") or "",

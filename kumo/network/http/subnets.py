@@ -22,9 +22,9 @@ COLUMNS = {"id": Subnet.id, "name": Subnet.name, "network_id": Subnet.network_id
 WRITABLE = {"name", "network_id", "ip_version", "cidr", "gateway_ip", "enable_dhcp", "allocation_pools",
             "dns_nameservers", "host_routes", "ipv6_ra_mode", "ipv6_address_mode", "subnetpool_id",
             "use_default_subnetpool", "prefixlen", "description", "project_id", "tenant_id", "service_types",
-            "tags", "segment_id", "dns_publish_fixed_ip"}
+            "tags"}
 UPDATABLE = {"name", "gateway_ip", "enable_dhcp", "allocation_pools", "dns_nameservers", "host_routes",
-             "description", "service_types", "dns_publish_fixed_ip"}
+             "description", "service_types", "tags"}
 
 
 def render_many(call: Call, rows: list[Subnet]) -> list[dict]:
@@ -67,7 +67,7 @@ def create_subnet(call: Call):
         network = networks.get(call.db, call.ctx, item["network_id"])
         policy.enforce(call.ctx, "update", {"project_id": network.project_id})  # the network's owner adds subnets
         subnet = subnets.create(
-            call.db, call.ctx, network, project_id=owner_for_create(call, item), ip_version=_int(item, "ip_version"),
+            call.db, call.ctx, network, project_id=owner_for_create(call, item, "subnet"), ip_version=_int(item, "ip_version"),
             cidr=item.get("cidr"), name=item.get("name") or "",
             gateway_ip=item.get("gateway_ip", "auto"), enable_dhcp=item.get("enable_dhcp", True),
             allocation_pools=item.get("allocation_pools"), dns_nameservers=item.get("dns_nameservers") or [],
@@ -105,6 +105,7 @@ def update_subnet(call: Call):
     subnet = subnets.get(call.db, call.ctx, call.params["subnet_id"])
     policy.enforce(call.ctx, "update", {"project_id": subnet.project_id})
     subnets.update(call.db, subnet, item)
+    take_tags(subnet, item)
     touch(subnet)
     return {"subnet": render(call, subnet)}
 

@@ -32,6 +32,11 @@ EXTENSIONS = {
                                                        " resources that have Neutron standard attributes."),
     "standard-attr-tag": ("Tag support for resources with standard attribute",
                           "Enables to set tag on resources with standard attribute."),
+    "quotas": ("Quota management support", "Expose functions for quotas management per project"),
+    "quota_details": ("Quota details management support", "Expose functions for quotas usage statistics per"
+                                                          " project"),
+    "quota-check-limit": ("Quota engine limit check", "Support for checking the resource usage before applying"
+                                                      " a new quota limit"),
     "sorting": ("Sorting support", "Extension that indicates that sorting is enabled."),
     "pagination": ("Pagination support", "Extension that indicates that pagination is enabled."),
     "fip-port-details": ("Floating IP Port Details Extension", "Add port_details attribute to Floating IP"
