@@ -67,6 +67,16 @@ def reserve(db: Session, project_id: str, instances: int, cores: int, ram: int) 
                         f"{exc.in_use} of {exc.limit} {name}") from None
 
 
+def headroom(db: Session, project_id: str, vcpus: int, ram: int) -> int:
+    """How many more servers of this size the project's instances/cores/ram quotas allow."""
+    fits = []
+    for name, each in (("instances", 1), ("cores", vcpus), ("ram", ram)):
+        hard = quotas.limit(db, project_id, _key(name), STORE_DEFAULTS)
+        if hard != quotas.UNLIMITED and each > 0:
+            fits.append(max(hard - quotas.usage(db, project_id, _key(name)), 0) // each)
+    return min(fits) if fits else 1 << 30
+
+
 def release(db: Session, project_id: str, instances: int, cores: int, ram: int) -> None:
     amounts = {_key("instances"): instances, _key("cores"): cores, _key("ram"): ram}
     quotas.release(db, project_id, {k: v for k, v in amounts.items() if v})

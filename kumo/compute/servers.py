@@ -231,18 +231,11 @@ def create(cloud, db: Session, ctx: Context, req: BootRequest) -> tuple[list[Ser
 
 
 def _reserve(db: Session, project_id: str, flavor, min_count: int, max_count: int) -> int:
-    """Reserve quota for as many servers as fit between min_count and max_count (Nova's behaviour)."""
-    last_error = None
-    for count in range(max_count, min_count - 1, -1):
-        try:
-            with db.begin_nested():
-                limits.reserve(db, project_id, count, flavor.vcpus * count, flavor.ram * count)
-            return count
-        except KumoError as exc:
-            last_error = exc
-            if max_count - min_count > 64:  # do not walk a huge range one by one
-                break
-    raise last_error
+    """Reserve quota for as many servers as fit between min_count and max_count (Nova's behaviour);
+    when not even min_count fit, the error names what ran out for min_count."""
+    count = max(min(max_count, limits.headroom(db, project_id, flavor.vcpus, flavor.ram)), min_count)
+    limits.reserve(db, project_id, count, flavor.vcpus * count, flavor.ram * count)
+    return count
 
 
 def _map_boot_volume(cloud, db: Session, server: Server, bdm: dict, project_id: str) -> None:

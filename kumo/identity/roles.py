@@ -11,6 +11,7 @@ from kumo.identity.core import get_or_404
 from kumo.identity.models import Assignment, Domain, ImpliedRole, Role
 
 FILTERS = {"name": Role.name}
+PROHIBITED_IMPLIED = ("admin",)  # Keystone's [assignment] prohibited_implied_role
 
 
 def get(db: Session, role_id: str) -> Role:
@@ -70,6 +71,8 @@ def delete(db: Session, role_id: str) -> None:
 
 def imply(db: Session, prior_id: str, implied_id: str) -> tuple[Role, Role]:
     prior, implied = get(db, prior_id), get(db, implied_id)
+    if implied.name in PROHIBITED_IMPLIED:  # every holder of the prior role would be an admin
+        raise Forbidden(f"{implied.id} cannot be an implied roles.")
     if implied.domain_id and not prior.domain_id:
         raise Forbidden(f"{implied.id} is a domain specific role: a global role cannot imply it.")
     if prior.id == implied.id or _reaches(db, implied.id, prior.id):

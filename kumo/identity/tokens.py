@@ -216,6 +216,8 @@ def load(identity: Identity, db: Session, payload: TokenPayload, for_issue: bool
     if data.app_cred is not None:
         allowed = assignments.expand_implied(db, set(data.app_cred.role_ids))
         data.roles = [r for r in data.roles if r.id in allowed]
+    # domain-specific roles only lend the global roles they imply: they never appear in a token (as in Keystone)
+    data.roles = [r for r in data.roles if not r.domain_id]
     scoped = payload.project_id or payload.domain_id or payload.system
     if scoped:
         if not data.roles:

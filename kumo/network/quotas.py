@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 
 from kumo import quotas
 from kumo.errors import BadRequest, Conflict
-from kumo.network.models import (FloatingIP, Network, Port, Router, SecurityGroup, SecurityGroupRule, Subnet,
-                                 SubnetPool)
+from kumo.network.models import FloatingIP, Network, Port, Router, SecurityGroup, SecurityGroupRule, Subnet, SubnetPool
 
 # Neutron's quota names and the tables whose rows count against them. Kumo's defaults are unlimited:
 # an operator (or an admin through the API) sets limits per project.

@@ -98,3 +98,26 @@ def test_keypair_quota(sim, nova_admin):
         assert resp.json() == {"forbidden": {"code": 403, "message": "Quota exceeded, too many key pairs."}}
     finally:
         t.close()
+
+
+def test_max_count_is_cut_to_what_the_quota_allows(sim, nova_admin, image_ids):
+    t = Tenant(sim, roles=("member",))
+    try:
+        nova_admin.put(f"/os-quota-sets/{t.project_id}", json={"quota_set": {"instances": 3}})
+        body = {"name": unique("mc"), "imageRef": image_ids[0], "flavorRef": "6"}
+        resp = t.member.post("/servers", json={"server": {**body, "min_count": 4, "max_count": 5}})
+        assert resp.status_code == 403
+        assert resp.json()["forbidden"]["message"] == \
+            "Quota exceeded for instances: Requested 4, but already used 0 of 3 instances"
+        resp = t.member.post("/servers", json={"server": {**body, "min_count": 1, "max_count": 5,
+                                                          "return_reservation_id": True}})
+        assert resp.status_code == 202 and set(resp.json()) == {"reservation_id"}
+        made = t.member.get("/servers", params={"reservation_id": resp.json()["reservation_id"]}).json()["servers"]
+        assert sorted(s["name"] for s in made) == [f"{body['name']}-{i}" for i in (1, 2, 3)]
+        for s in made:
+            wait_status(t.member, s["id"], "ACTIVE")
+            t.member.delete(f"/servers/{s['id']}")
+        for s in made:
+            wait_status(t.member, s["id"], "DELETED")
+    finally:
+        t.close()

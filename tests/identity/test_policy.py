@@ -8,6 +8,8 @@ from __future__ import annotations
 import openstack
 import pytest
 
+from identity.conftest import unique
+
 V3 = "/identity/v3"
 
 
@@ -165,3 +167,35 @@ def test_the_admin_can(cloud, keystone, world, admin):
     # the admin role on a project is enough (Keystone's admin_required), as the sdk shows
     admin_sdk = keystone.conn
     assert admin_sdk.identity.get_project(b.id).name == b.name
+
+
+def test_domain_specific_roles_never_reach_a_token(cloud, keystone, admin):
+    """A domain-specific role only lends the global roles it implies, whatever its name (as in Keystone)."""
+    user = keystone.user()
+    project = keystone.project()
+    made = []
+    try:
+        for name in ("admin", "project-lead"):
+            resp = admin.post(f"{V3}/roles", json={"role": {"name": name, "domain_id": "default"}})
+            assert resp.status_code == 201, resp.text
+            made.append(resp.json()["role"]["id"])
+        dsr_admin, lead = made
+        assert admin.put(f"{V3}/roles/{lead}/implies/{keystone.role('member').id}").status_code == 201
+        for role_id in made:
+            assert admin.put(f"{V3}/projects/{project.id}/users/{user.id}/roles/{role_id}").status_code == 204
+        token = keystone.token(user, scope={"project": {"id": project.id}})
+        assert token.status_code == 201, token.text
+        assert sorted(r["name"] for r in token.json()["token"]["roles"]) == ["member", "reader"]
+        with cloud.http(token.headers["X-Subject-Token"]) as client:  # a role named admin does not make an admin
+            denied(client.post(f"{V3}/users", json={"user": {"name": "intruder"}}), "identity:create_user")
+    finally:
+        for role_id in made:
+            admin.delete(f"{V3}/roles/{role_id}")
+
+
+def test_no_role_may_imply_admin(cloud, keystone, admin):
+    admin_role, prior = keystone.role("admin").id, keystone.role(unique("prior")).id
+    resp = admin.put(f"{V3}/roles/{prior}/implies/{admin_role}")
+    assert resp.status_code == 403
+    assert resp.json()["error"]["message"] == f"{admin_role} cannot be an implied roles."
+    assert admin.get(f"{V3}/roles/{prior}/implies/{admin_role}").status_code == 404

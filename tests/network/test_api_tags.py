@@ -1,4 +1,5 @@
-"""Neutron's tag API (``standard-attr-tag``), tag filters with pagination, and ``subnet-external-network``."""
+"""Neutron's tag API (``standard-attr-tag``), list filters on JSON attributes (tags, a port's security
+groups) with pagination, and ``subnet-external-network``."""
 
 from __future__ import annotations
 
@@ -121,3 +122,27 @@ def test_tag_filters_apply_before_pagination(admin):
     finally:
         for network in made:
             admin.delete(f"{N}/networks/{network['id']}")
+
+
+def test_ports_filter_by_security_group(admin, net):
+    group = admin.post(f"{N}/security-groups", json={"security_group": {"name": unique("sg")}}).json()[
+        "security_group"]
+    plain = admin.post(f"{N}/ports", json={"port": {"network_id": net["id"]}}).json()["port"]
+    guarded = [admin.post(f"{N}/ports", json={"port": {"network_id": net["id"], "name": f"g{i}",
+                                                       "security_groups": [group["id"]]}}).json()["port"]
+               for i in range(2)]
+    try:
+        assert "port-security-groups-filtering" in _aliases(admin)
+        found = admin.get(f"{N}/ports", params={"security_groups": group["id"]}).json()["ports"]
+        assert sorted(p["id"] for p in found) == sorted(p["id"] for p in guarded)
+        page = admin.get(f"{N}/ports", params={"security_groups": group["id"], "limit": 1, "sort_key": "name",
+                                               "sort_dir": "desc"}).json()["ports"]
+        assert [p["name"] for p in page] == ["g1"]
+        either = admin.get(f"{N}/ports", params=[("security_groups", group["id"]),
+                                                 ("security_groups", plain["security_groups"][0]),
+                                                 ("network_id", net["id"])]).json()["ports"]
+        assert len(either) == 3
+    finally:
+        for port in [plain, *guarded]:
+            admin.delete(f"{N}/ports/{port['id']}")
+        admin.delete(f"{N}/security-groups/{group['id']}")

@@ -26,6 +26,7 @@ BUSYBOX = shutil.which("busybox")
 PING = """
 import os, select, socket, struct, sys, time
 def checksum(data):
+    data += b"\\0" * (len(data) % 2)
     total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
     total = (total >> 16) + (total & 0xFFFF)
     return ~(total + (total >> 16)) & 0xFFFF
@@ -35,16 +36,19 @@ if sys.argv[2]:
 ident = os.getpid() & 0xFFFF
 s.setsockopt(socket.IPPROTO_IP, 10, 2)  # IP_MTU_DISCOVER = IP_PMTUDISC_DO: set DF, never fragment
 body = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"k" * int(sys.argv[4])
-try:
-    s.sendto(body[:2] + struct.pack("!H", checksum(body)) + body[4:], (sys.argv[1], 0))
-except OSError:  # larger than the interface's MTU
-    sys.exit(2)
-deadline = time.monotonic() + float(sys.argv[3])
-while (left := deadline - time.monotonic()) > 0 and select.select([s], [], [], left)[0]:
-    packet, (peer, _) = s.recvfrom(2048)
-    kind, _, _, got = struct.unpack("!BBHH", packet[20:26])
-    if kind == 0 and got == ident and peer == sys.argv[1]:
-        sys.exit(0)
+packet = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
+for attempt in range(int(sys.argv[5])):
+    try:
+        s.sendto(packet, (sys.argv[1], 0))
+    except OSError as exc:  # larger than the interface's MTU
+        print(exc)
+        sys.exit(2)
+    deadline = time.monotonic() + float(sys.argv[3])
+    while (left := deadline - time.monotonic()) > 0 and select.select([s], [], [], left)[0]:
+        reply, (peer, _) = s.recvfrom(4096)
+        kind, _, _, got = struct.unpack("!BBHH", reply[20:26])
+        if kind == 0 and got == ident and peer == sys.argv[1]:
+            sys.exit(0)
 sys.exit(1)
 """
 
@@ -171,12 +175,20 @@ class Instance:
             raise AssertionError(f"{argv} failed: {proc.stdout} {proc.stderr}")
         return proc
 
-    def ping(self, address: str, source: str = "", timeout: float = 0.5, size: int = 16) -> bool:
-        """One ICMP echo (a raw socket, so a lost reply costs ``timeout``, not busybox ping's whole second);
-        ``size`` bytes of payload, never fragmented."""
-        proc = self.run(sys.executable, "-I", "-S", "-c", PING, address, source, str(timeout), str(size),
-                        timeout=timeout + 10)
+    def ping(self, address: str, source: str = "", size: int = 16, tries: int = 1, wait: float = 0.5) -> bool:
+        """ICMP echoes through a raw socket (a lost reply costs ``wait``, not busybox ping's whole second):
+        up to ``tries``, ``wait`` seconds apart, until one is answered; ``size`` bytes, never fragmented."""
+        proc = self.run(sys.executable, "-I", "-S", "-c", PING, address, source, str(wait), str(size), str(tries),
+                        timeout=tries * wait + 10)
         return proc.returncode == 0
+
+    def reaches(self, address: str, **kw) -> bool:
+        """Echoes answered (a few tries: the first may wait on ARP along a loaded machine's path)."""
+        return self.ping(address, tries=6, **kw)
+
+    def blocked(self, address: str, **kw) -> bool:
+        """No answer to an echo within half a second."""
+        return not self.ping(address, tries=1, **kw)
 
     def links(self) -> list[str]:
         return self.run("ip", "-o", "link", "show").stdout.split("\n")
@@ -187,12 +199,18 @@ class Instance:
                                  f"while true; do echo ok | {BUSYBOX} nc -l -p {port}; done"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
-    def connect(self, address: str, port: int, timeout: float = 0.6) -> bool:
+    def connect(self, address: str, port: int, timeout: float = 0.6, tries: int = 1) -> bool:
+        """A TCP connection that reads ``ok``: up to ``tries`` attempts (positive checks use a few)."""
         code = ("import socket,sys\n"
                 "s=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))\n"
                 "print(s.recv(10).decode().strip())")
-        proc = self.run(sys.executable, "-I", "-S", "-c", code, address, str(port), str(timeout), timeout=timeout + 5)
-        return proc.returncode == 0 and proc.stdout.strip() == "ok"
+        for _ in range(tries):
+            proc = self.run(sys.executable, "-I", "-S", "-c", code, address, str(port), str(timeout),
+                            timeout=timeout + 5)
+            if proc.returncode == 0 and proc.stdout.strip() == "ok":
+                return True
+            time.sleep(0.1)
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -235,11 +253,11 @@ def test_same_network_pings_other_network_does_not(plane):
     assert a1.mac in link and "mtu 1450" in link
     assert f"inet {a1.ip}/24" in a1.run("ip", "-o", "addr", "show", "eth0").stdout
     assert "default via 10.61.0.1 dev eth0" in a1.run("ip", "route").stdout
-    assert a1.ping(a2.ip) and a2.ping(a1.ip)
-    assert not a1.ping(b1.ip) and not b1.ping(a2.ip)
+    assert a1.reaches(a2.ip) and a2.reaches(a1.ip)
+    assert a1.blocked(b1.ip) and b1.blocked(a2.ip)
     # idempotent: a second pass changes nothing and traffic still flows
     assert plane.reconcile() == statuses
-    assert a2.ping(a1.ip)
+    assert a2.reaches(a1.ip)
 
 
 def test_security_group_rule_opens_and_closes_tcp_80(plane):
@@ -251,14 +269,14 @@ def test_security_group_rule_opens_and_closes_tcp_80(plane):
     httpd = server.serve_tcp(80)
     try:
         time.sleep(0.2)
-        assert server.connect("127.0.0.1", 80)  # the server is up
+        assert server.connect("127.0.0.1", 80, tries=5)  # the server is up
         assert not client.connect(server.ip, 80)  # default deny ingress
-        assert client.ping(server.ip) is False
+        assert client.blocked(server.ip)
         rule = plane.rule(web_group, direction="ingress", protocol="tcp", port_range_min=80, port_range_max=80,
                           remote_ip_prefix="10.63.0.0/24")
         plane.reconcile()
-        assert client.connect(server.ip, 80)
-        assert not client.ping(server.ip)  # only TCP 80 was opened
+        assert client.connect(server.ip, 80, tries=5)
+        assert client.blocked(server.ip)  # only TCP 80 was opened
         plane.delete_rule(rule)
         plane.reconcile()
         assert not client.connect(server.ip, 80)
@@ -266,10 +284,10 @@ def test_security_group_rule_opens_and_closes_tcp_80(plane):
         icmp = plane.rule(web_group, direction="ingress", protocol="icmp", port_range_min=8, port_range_max=0,
                           remote_group_id=client_group(plane, client))
         plane.reconcile()
-        assert client.ping(server.ip)
+        assert client.reaches(server.ip)
         plane.delete_rule(icmp)
         plane.reconcile()
-        assert not client.ping(server.ip)
+        assert client.blocked(server.ip)
     finally:
         _stop(httpd)
 
@@ -287,10 +305,10 @@ def test_spoofed_source_is_dropped_and_port_security_off_is_honoured(plane):
     a = plane.instance(net, [group])
     b = plane.instance(net, [group])
     plane.reconcile()
-    assert a.ping(b.ip)
+    assert a.reaches(b.ip)
     # the instance claims another address: dropped by anti-spoofing (ARP and IP)
     a.run("ip", "addr", "add", "10.64.0.200/24", "dev", "eth0", check=True)
-    assert a.ping(b.ip) and not a.ping(b.ip, source="10.64.0.200")
+    assert a.reaches(b.ip) and a.blocked(b.ip, source="10.64.0.200")
     a.run("ip", "addr", "del", "10.64.0.200/24", "dev", "eth0", check=True)
     # an allowed address pair makes it legitimate
     from kumo.network import ports
@@ -299,13 +317,13 @@ def test_spoofed_source_is_dropped_and_port_security_off_is_honoured(plane):
         ports.update(db, plane.ctx, db.get(Port, a.port_id), {"allowed_address_pairs": [{"ip_address": "10.64.0.200"}]})
     plane.reconcile()
     a.run("ip", "addr", "add", "10.64.0.200/24", "dev", "eth0", check=True)
-    assert a.ping(b.ip, source="10.64.0.200")
+    assert a.reaches(b.ip, source="10.64.0.200")
     # a port without port security: no filtering at all
     c = plane.instance(net, [], port_security_enabled=False)
     plane.reconcile()
     c.run("ip", "addr", "add", "10.64.0.201/24", "dev", "eth0", check=True)
-    assert c.ping(b.ip, source="10.64.0.201")
-    assert a.ping(c.ip)
+    assert c.reaches(b.ip, source="10.64.0.201")
+    assert a.reaches(c.ip)
 
 
 def test_dhcp_client_gets_the_ports_address(plane):
@@ -374,7 +392,7 @@ def test_router_joins_subnets_snat_and_floating_ip(plane):
     # so it can only answer a router's gateway address (SNAT) and reach an instance by its floating IP
     outside = plane.instance(ext_id, [], port_security_enabled=False)
     plane.reconcile()
-    assert not a.ping(b.ip)
+    assert a.blocked(b.ip)
     with plane.db.session() as db:
         router = Router(project_id=plane.project, name="r")
         db.add(router)
@@ -383,20 +401,20 @@ def test_router_joins_subnets_snat_and_floating_ip(plane):
         routers.add_interface(db, plane.ctx, router, subnet_id=sub_a)
         routers.add_interface(db, plane.ctx, router, subnet_id=sub_b)
     plane.reconcile()
-    assert a.ping(b.ip) and b.ping(a.ip)
-    assert not a.ping(outside.ip)  # no gateway yet
+    assert a.reaches(b.ip) and b.reaches(a.ip)
+    assert a.blocked(outside.ip)  # no gateway yet
     with plane.db.session() as db:
         routers.set_gateway(db, plane.ctx, db.get(Router, router_id), {"network_id": ext_id})
     plane.reconcile()
-    assert a.ping(outside.ip)  # SNAT to the router's gateway address
-    assert not outside.ping(a.ip)
+    assert a.reaches(outside.ip)  # SNAT to the router's gateway address
+    assert outside.blocked(a.ip)
     with plane.db.session() as db:
         fip = floating_ips.create(db, plane.ctx, project_id=plane.project, floating_network_id=ext_id,
                                   port_id=b.port_id)
         fip_id, address = fip.id, fip.floating_ip_address
     plane.reconcile()
-    assert outside.ping(address)  # DNAT to b
-    assert b.ping(outside.ip)
+    assert outside.reaches(address)  # DNAT to b
+    assert b.reaches(outside.ip)
     # take it all apart: the router's namespace goes
     with plane.db.session() as db:
         floating_ips.delete(db, db.get(FloatingIP, fip_id))
@@ -406,7 +424,7 @@ def test_router_joins_subnets_snat_and_floating_ip(plane):
         routers.remove_interface(db, plane.ctx, router, subnet_id=sub_b)
         routers.delete(db, router)
     plane.reconcile()
-    assert not a.ping(b.ip)
+    assert a.blocked(b.ip)
     from kumo.network.agent import l3
     spaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
     assert l3.namespace(plane.agent.namespace, router_id) not in spaces
@@ -443,9 +461,10 @@ def test_vxlan_between_two_hosts(plane):
     for command in sh:
         subprocess.run(command.split(), check=True)
     host_a.reconcile()  # now that host b has registered its tunnel address
-    assert a.ping(b.ip) and b.ping(a.ip)
-    assert a.ping(b.ip, size=1450 - 28)  # a full 1450-byte packet crosses the tunnel
-    assert not a.ping(b.ip, size=1450 - 27)  # and the instance's MTU is 1450
+    assert a.reaches(b.ip) and b.reaches(a.ip)
+    assert a.reaches(b.ip, size=1450 - 28)  # a full 1450-byte packet crosses the tunnel
+    assert a.run(sys.executable, "-I", "-S", "-c", PING, b.ip, "", "0.5", str(1450 - 27), "1").returncode == 2
+    # (one byte more does not fit the instance's MTU of 1450)
     fdb = subprocess.run(["ip", "netns", "exec", host_a.namespace, "bridge", "fdb", "show", "dev",
                           "vx-" + net.replace("-", "")[:11]], capture_output=True, text=True, check=True).stdout
     assert f"{b.mac} dst 192.0.2.2" in fdb and "00:00:00:00:00:00 dst 192.0.2.2" in fdb
@@ -503,7 +522,7 @@ def test_through_the_api_ports_go_active_and_nothing_is_left(cloud):
                       what=f"port {port['id']} ACTIVE")
             one, two = (Instance(None, p["id"], p["device_id"], h, p["fixed_ips"][0]["ip_address"], p["mac_address"])
                         for p, h in zip(made, handles))
-            assert one.ping(two.ip)  # the default group: members reach each other
+            assert one.reaches(two.ip)  # the default group: members reach each other
             dhcp_ports = admin.get("/network/v2.0/ports", params={"network_id": net["id"],
                                                                  "device_owner": "network:dhcp"}).json()["ports"]
             assert len(dhcp_ports) == 1 and dhcp_ports[0]["status"] == "ACTIVE"

@@ -99,8 +99,9 @@ def add_legacy_routes() -> None:
 async def _not_found(scope, receive, send):
     from kumo.errors import NotFound
 
-    response = error_response(NotFound("The resource could not be found."), router.dialect,
-                              scope.get("state", {}).get("request_id", ""))
+    request_id = scope.get("state", {}).get("request_id", "")
+    response = error_response(NotFound("The resource could not be found."), router.dialect, request_id)
+    response.headers["x-compute-request-id"] = request_id
     await response(scope, receive, send)
 
 

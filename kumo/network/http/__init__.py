@@ -1,8 +1,8 @@
 """Neutron v2.0 over HTTP, mounted at ``/network``."""
 
 from kumo.api.service import ServiceInfo
-from kumo.network.http import (floating_ips, networks, ports, routers, security_groups, subnetpools,  # noqa: F401
-                               quotas, subnets, tags, versions)
+from kumo.network.http import (floating_ips, networks, ports, quotas, routers, security_groups,  # noqa: F401
+                               subnetpools, subnets, tags, versions)
 from kumo.network.http.common import router
 
 

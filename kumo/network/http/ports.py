@@ -57,6 +57,17 @@ def _fixed_ips_filter(call: Call, query):
     return query
 
 
+def _security_groups_filter(call: Call, query):
+    """``?security_groups=<id>`` (repeated: any of them), ``port-security-groups-filtering``. The ids are a
+    JSON list on the port, so the matching is done here, before sorting and paging."""
+    wanted = {g for value in call.query.getlist("security_groups") for g in value.split(",") if g}
+    if not wanted:
+        return query
+    rows = call.db.execute(sa.select(Port.id, Port.security_group_ids).where(
+        Port.id.in_(query.with_only_columns(Port.id)))).all()
+    return query.where(Port.id.in_([pid for pid, groups in rows if wanted & set(groups or [])]))
+
+
 @router.post("/v2.0/ports")
 def create_port(call: Call):
     def create_one(item: dict) -> dict:
@@ -88,7 +99,7 @@ def create_port(call: Call):
 
 @router.get("/v2.0/ports")
 def list_ports(call: Call):
-    query = _fixed_ips_filter(call, scope(sa.select(Port), Port, call.ctx))
+    query = _security_groups_filter(call, _fixed_ips_filter(call, scope(sa.select(Port), Port, call.ctx)))
     return listing(call, query, Port, COLUMNS, render_many, "ports")
 
 

@@ -37,6 +37,8 @@ EXTENSIONS = {
                                                           " project"),
     "quota-check-limit": ("Quota engine limit check", "Support for checking the resource usage before applying"
                                                       " a new quota limit"),
+    "port-security-groups-filtering": ("Port filtering on security groups",
+                                       "Provides security groups filtering when listing ports"),
     "sorting": ("Sorting support", "Extension that indicates that sorting is enabled."),
     "pagination": ("Pagination support", "Extension that indicates that pagination is enabled."),
     "fip-port-details": ("Floating IP Port Details Extension", "Add port_details attribute to Floating IP"
