@@ -65,10 +65,15 @@ class Cloud:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, verify=False)
 
 
+# Cheap password hashing in test clouds: the tests create and log in hundreds of users, and Argon2 at its
+# production cost takes 50 ms of CPU for each hash or check (the hashes are self-describing either way).
+FAST_HASHING = {"KUMO_PASSWORD_HASH_TIME_COST": "1", "KUMO_PASSWORD_HASH_MEMORY_KIB": "1024"}
+
+
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory):
     """One Kumo for the whole session, configured as the interop tests expect."""
-    server = testing.start(tmp_path_factory.mktemp("kumo"), env=testing.INTEROP_SETTINGS)
+    server = testing.start(tmp_path_factory.mktemp("kumo"), env={**FAST_HASHING, **testing.INTEROP_SETTINGS})
     yield Cloud(server)
     server.destroy()
 
@@ -79,6 +84,7 @@ def fresh_cloud(tmp_path):
     servers = []
 
     def start(**kw):
+        kw["env"] = {**FAST_HASHING, **(kw.get("env") or {})}
         server = testing.start(tmp_path / "data", **kw)
         servers.append(server)
         return Cloud(server)

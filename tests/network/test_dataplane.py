@@ -376,6 +376,27 @@ def test_deleting_everything_leaves_nothing(plane):
     assert not any("eth0" in line for line in b.links())
 
 
+def test_ipv6_slaac_addresses_work_and_are_not_spoofable(plane):
+    from kumo.network import ipam, subnets
+    from kumo.network.models import Network
+    net, _ = plane.network("10.74.0.0/24")
+    with plane.db.session() as db:
+        subnets.create(db, plane.ctx, db.get(Network, net), project_id=plane.project, ip_version=6,
+                       cidr="fd00:74::/64", ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
+    group = plane.group("open6")  # ICMPv6 from anywhere: only anti-spoofing can stop a forged source
+    plane.rule(group, direction="ingress", ethertype="IPv6", protocol="ipv6-icmp")
+    a, b = plane.instance(net, [group]), plane.instance(net, [group])
+    with plane.db.session(write=False) as db:
+        b6 = next(x["ip_address"] for x in ipam.fixed_ips(db, b.port_id) if ":" in x["ip_address"])
+    assert b6 == ipam.eui64("fd00:74::/64", b.mac)  # SLAAC: EUI-64 from the port's MAC
+    plane.reconcile()
+    assert f"inet6 {b6}/64" in b.run("ip", "-o", "addr", "show", "eth0").stdout
+    ping6 = [BUSYBOX, "ping6", "-c", "1", "-W", "2"]
+    assert a.run(*ping6, b6).returncode == 0
+    a.run("ip", "addr", "add", "fd00:74::99/64", "dev", "eth0", "nodad", check=True)
+    assert a.run(*ping6, "-I", "fd00:74::99", b6).returncode != 0  # not one of the port's addresses
+
+
 def test_router_joins_subnets_snat_and_floating_ip(plane):
     from kumo.network import floating_ips, networks, routers, subnets
     from kumo.network.models import FloatingIP, Router
@@ -505,21 +526,25 @@ def test_through_the_api_ports_go_active_and_nothing_is_left(cloud):
             sub = admin.post("/network/v2.0/subnets", json={"subnet": {
                 "network_id": net["id"], "ip_version": 4, "cidr": "10.68.0.0/24"}})
             assert sub.status_code == 201, sub.text
-            for _ in range(2):
-                device = uuid.uuid4().hex
+            for late in (False, True):  # the second instance publishes its namespace after its port exists,
+                device = uuid.uuid4().hex  # as the compute driver does: the agent looks again soon
                 handle = data_dir / "instances" / device / "netns"
                 handle.parent.mkdir(parents=True)
                 handle.touch()
-                subprocess.run(["unshare", f"--net={handle}", "ip", "link", "set", "lo", "up"], check=True)
                 handles.append(handle)
+                if not late:
+                    subprocess.run(["unshare", f"--net={handle}", "ip", "link", "set", "lo", "up"], check=True)
                 resp = admin.post("/network/v2.0/ports", json={"port": {
                     "network_id": net["id"], "device_id": device, "device_owner": "compute:nova",
                     "binding:host_id": "kumo"}})
                 assert resp.status_code == 201, resp.text
                 made.append(resp.json()["port"])
+                if late:
+                    time.sleep(0.5)
+                    subprocess.run(["unshare", f"--net={handle}", "ip", "link", "set", "lo", "up"], check=True)
             for port in made:
                 _wait(lambda p=port: admin.get(f"/network/v2.0/ports/{p['id']}").json()["port"]["status"] == "ACTIVE",
-                      what=f"port {port['id']} ACTIVE")
+                      timeout=10, what=f"port {port['id']} ACTIVE")
             one, two = (Instance(None, p["id"], p["device_id"], h, p["fixed_ips"][0]["ip_address"], p["mac_address"])
                         for p, h in zip(made, handles))
             assert one.reaches(two.ip)  # the default group: members reach each other

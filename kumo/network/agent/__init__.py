@@ -5,7 +5,8 @@ topic ``network.agent``, wakes the agent after every committed change to network
 periodic tick, and runs a first pass at once (which also removes what a crash left behind).
 ``cleanup(data_dir)`` removes everything any agent of a data dir made. Module layout: ``names``
 (what things are called), ``state`` (desired state from the database), ``plumbing`` (netlink),
-``dhcp`` (dnsmasq), ``firewall`` (nftables), ``agent`` (the reconciler), ``wake`` (change hooks).
+``dhcp`` (dnsmasq), ``firewall`` (nftables security groups), ``l3`` (router namespaces, SNAT,
+floating IPs), ``vxlan`` (tunnels between hosts), ``agent`` (the reconciler), ``wake`` (change hooks).
 """
 
 from __future__ import annotations
@@ -17,15 +18,16 @@ from pathlib import Path
 TOPIC = "network.agent"
 DEFAULT_HOST = "kumo"  # the binding:host_id compute gives the ports it creates
 TICK = 15.0  # seconds between periodic passes
+QUICK_TICK = 1.0  # seconds between passes while a new port waits for its instance's namespace
 
 log = logging.getLogger("kumo.network.agent")
 
 
-def start(cloud, host: str = DEFAULT_HOST, tick: float = TICK):
+def start(cloud, host: str = DEFAULT_HOST, tick: float = TICK, tunnel_ip: str | None = None):
     from kumo.network.agent import wake
     from kumo.network.agent.agent import Agent
 
-    agent = Agent(cloud.settings.data_dir, cloud.db, host)
+    agent = Agent(cloud.settings.data_dir, cloud.db, host, tunnel_ip=tunnel_ip)
     cloud.workers.register(TOPIC, lambda key, payload: agent.reconcile())
 
     def poke() -> None:
@@ -35,11 +37,15 @@ def start(cloud, host: str = DEFAULT_HOST, tick: float = TICK):
     stop = threading.Event()
 
     def ticker() -> None:
-        while not stop.wait(tick):
-            try:
-                poke()
-            except Exception:  # pragma: no cover — never let the ticker die
-                log.exception("network agent tick failed")
+        waited = 0.0
+        while not stop.wait(QUICK_TICK):
+            waited += QUICK_TICK
+            if agent.pending or waited >= tick:  # quickly while a new instance is on its way
+                waited = 0.0
+                try:
+                    poke()
+                except Exception:  # pragma: no cover — never let the ticker die
+                    log.exception("network agent tick failed")
 
     threading.Thread(target=ticker, name="kumo-network-agent-tick", daemon=True).start()
     poke()  # the first pass: converge (and clean up) at start

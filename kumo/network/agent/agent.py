@@ -38,6 +38,7 @@ class Agent:
         self._applied: dict[str, tuple] = {}  # link name → the configuration last applied through it
         self._ruleset: str | None = None  # the nft ruleset last applied
         self._passes = 0
+        self.pending = False  # ports wait for their instances: look again soon
 
     # -- one pass ---------------------------------------------------------------------------
 
@@ -48,6 +49,7 @@ class Agent:
         if self._dhcp_ports(desired):
             with self.db.session(write=False) as db:
                 desired = state.read(db, self.data_dir, self.host)
+        self.pending = desired.waiting
         plugged: dict[str, str] = {}
         if desired.networks:
             plugged = self._converge(desired)
@@ -55,12 +57,12 @@ class Agent:
             self.teardown()
         statuses = {pid: "ACTIVE" if pid in plugged and desired.ports[pid].admin_up else "DOWN"
                     for pid in desired.bound_ids}
+        network_owned = {net.dhcp_port["id"]: "ACTIVE" if net.id in self._dhcp_up else "DOWN"
+                         for net in desired.networks.values() if net.dhcp_port}
         for router in desired.routers.values():
             for link in router.interfaces + ([router.gateway] if router.gateway else []):
-                statuses[link.port_id] = "ACTIVE" if link.port_id in plugged else "DOWN"
-        dhcp_ports = {net.dhcp_port["id"]: "ACTIVE" if net.id in self._dhcp_up else "DOWN"
-                      for net in desired.networks.values() if net.dhcp_port}
-        self._record({**statuses, **dhcp_ports}, desired.statuses)
+                network_owned[link.port_id] = "ACTIVE" if link.port_id in plugged else "DOWN"
+        self._record({**statuses, **network_owned}, desired.statuses)
         return statuses
 
     def _dhcp_ports(self, desired: state.Desired) -> bool:

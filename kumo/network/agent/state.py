@@ -5,11 +5,13 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kumo.db import utcnow
 from kumo.network import ipam, security_groups
 from kumo.network.agent import names
 from kumo.network.models import FloatingIP, Network, Port, Router, SecurityGroup, Subnet
@@ -18,6 +20,7 @@ COMPUTE_OWNER = "compute:nova"
 DHCP_OWNER = "network:dhcp"
 ROUTER_INTERFACE = "network:router_interface"
 ROUTER_GATEWAY = "network:router_gateway"
+WAIT_FOR_INSTANCE = 120  # seconds a new port's instance may take to appear before only the slow tick looks
 
 
 @dataclass
@@ -103,6 +106,7 @@ class Desired:
     statuses: dict[str, str]  # port id → status now recorded, for bound and DHCP ports
     stale_dhcp: list[str]  # this host's DHCP ports on networks it no longer serves
     routers: dict[str, RouterWant] = field(default_factory=dict)
+    waiting: bool = False  # a new port's instance has not published its namespace yet
 
 
 def _mounted(path: Path | None) -> bool:
@@ -116,6 +120,8 @@ def read(db: Session, data_dir: Path, host: str) -> Desired:
     bound = list(db.scalars(sa.select(Port).where(Port.binding_host_id == host, Port.device_owner == COMPUTE_OWNER)
                             .order_by(Port.device_id, Port.created_at, Port.id)))
     present = [p for p in bound if _mounted(names.instance_netns(data_dir, p.device_id))]
+    recent = utcnow() - timedelta(seconds=WAIT_FOR_INSTANCE)
+    waiting = any(p.created_at and p.created_at > recent for p in bound if p not in present)
     local_nets = {p.network_id for p in present}
     # routers with an interface on a network hosted here, and the networks of all their ports
     router_ids = set(db.scalars(sa.select(Port.device_id).where(
@@ -193,7 +199,7 @@ def read(db: Session, data_dir: Path, host: str) -> Desired:
         Port.device_owner == DHCP_OWNER, Port.device_id.startswith(dhcp_device_id(host, ""))))
         if nid not in wanted_nets or not wanted_nets[nid].dhcp_subnets]
     return Desired(wanted_nets, wanted_ports, rules, _members(db, remote_ids), [p.id for p in bound], statuses,
-                   stale, routers)
+                   stale, routers, waiting)
 
 
 def _routers(db: Session, rows, router_ports, ips, subnets) -> dict[str, RouterWant]:
