@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
-from typing import NamedTuple
 
 import httpx
 import openstack
 import pytest
-
-
-BIN = Path(sys.executable).parent
-MARK = "==kumo-tests-end-of-command=="
-
-
-class CliResult(NamedTuple):
-    out: str
-    err: str
-    data: object  # the JSON output, parsed, when the command asked for ``-f json``
 
 
 def unique(prefix: str) -> str:
@@ -110,31 +94,15 @@ class Keystone:
         assert resp.status_code == 201, resp.text
         return resp.headers["X-Subject-Token"]
 
-    def cli(self, *commands, user=None, password: str | None = None, project=None) -> list["CliResult"]:
-        """Run several stock ``openstack`` commands in one CLI process (its interactive mode reads them from
-        stdin): starting the CLI costs over a second, a command a few milliseconds. As the admin, or as
-        ``user`` in ``project``. Each command is a string or a list of arguments (none blank or with blanks);
-        the result of each is its stdout, its stderr, and its JSON output parsed (``-f json``)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-        env.update(OS_CLIENT_CONFIG_FILE=str(self.cloud.server.clouds_file), OS_CLOUD="kumo-admin",
-                   PYTHONUNBUFFERED="1")
-        if user is not None:  # given in the environment: in interactive mode, arguments would be read as commands
+    def cli(self, *commands, user=None, password: str | None = None, project=None) -> list:
+        """Several stock ``openstack`` commands in one CLI process (``cloud.openstack_batch``), as the admin
+        or as ``user`` in ``project``."""
+        env = {}
+        if user is not None:
             assert project is not None, "the CLI acts in a project"
-            env.update(OS_USERNAME=user.name, OS_USER_DOMAIN_ID=user.domain_id,
+            env = dict(OS_USERNAME=user.name, OS_USER_DOMAIN_ID=user.domain_id,
                        OS_PASSWORD=password or user.password, OS_PROJECT_ID=project.id)
-        commands = [c.split() if isinstance(c, str) else list(c) for c in commands]
-        # the interactive mode splits lines at blanks, quotes or not
-        assert not any(not arg or any(ch.isspace() for ch in arg) for c in commands for arg in c), commands
-        mark = f"!sh -c 'echo {MARK} 1>&2; echo {MARK}'"
-        script = "".join(" ".join(c) + "\n" + mark + "\n" for c in commands)
-        proc = subprocess.run([str(BIN / "openstack")], input=script, env=env, capture_output=True,
-                              text=True, timeout=120)
-        outs, errs = proc.stdout.split(MARK + "\n"), proc.stderr.split(MARK + "\n")
-        assert len(outs) == len(errs) == len(commands) + 1, (proc.stdout, proc.stderr)
-        results = []
-        for command, out, err in zip(commands, outs, errs):
-            results.append(CliResult(out, err.strip(), json.loads(out) if "json" in command and out.strip() else None))
-        return results
+        return self.cloud.openstack_batch(*commands, env=env)
 
     def cli_ok(self, *commands, **kw) -> list:
         """``cli``, asserting that no command wrote an error; the parsed JSON output of each."""

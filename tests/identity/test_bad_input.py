@@ -121,11 +121,11 @@ def test_duplicate_names(cloud, admin, log_mark):
             conn.identity.create_project(name=project.name, domain_id="default")
         for path, body, message in [
             ("/projects", {"project": {"name": project.name}},
-             "Conflict occurred attempting to store project - it is not permitted to have two projects with the"
-             f" same name in the same domain : {project.name}."),
+             ("Conflict occurred attempting to store project - it is not permitted to have two projects with"
+              f" the same name in the same domain : {project.name}.")),
             ("/users", {"user": {"name": user.name}},
-             f"Conflict occurred attempting to store user - Duplicate entry found with name {user.name} at"
-             " domain ID default."),
+             (f"Conflict occurred attempting to store user - Duplicate entry found with name {user.name} at"
+              " domain ID default.")),
             ("/roles", {"role": {"name": role.name}},
              f"Conflict occurred attempting to store role - Duplicate entry found with name {role.name}."),
             ("/domains", {"domain": {"name": domain.name}},

@@ -179,7 +179,7 @@ def test_domain_specific_roles_never_reach_a_token(cloud, keystone, admin):
             resp = admin.post(f"{V3}/roles", json={"role": {"name": name, "domain_id": "default"}})
             assert resp.status_code == 201, resp.text
             made.append(resp.json()["role"]["id"])
-        dsr_admin, lead = made
+        _, lead = made
         assert admin.put(f"{V3}/roles/{lead}/implies/{keystone.role('member').id}").status_code == 201
         for role_id in made:
             assert admin.put(f"{V3}/projects/{project.id}/users/{user.id}/roles/{role_id}").status_code == 204

@@ -217,7 +217,7 @@ def test_revoke_then_404_and_401(cloud, keystone, admin):
 # -- what revokes tokens ---------------------------------------------------------------------------
 
 def test_disabling_a_user_revokes_its_tokens(cloud, keystone, admin):
-    user, project = keystone.member()
+    user, _ = keystone.member()
     token = keystone.token_id(user)
     keystone.conn.identity.update_user(user, is_enabled=False)
     assert_gone(cloud, admin, token)
