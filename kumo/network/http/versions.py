@@ -43,6 +43,9 @@ EXTENSIONS = {
     "pagination": ("Pagination support", "Extension that indicates that pagination is enabled."),
     "fip-port-details": ("Floating IP Port Details Extension", "Add port_details attribute to Floating IP"
                                                                " resource"),
+    "flow_classifier": ("Flow Classifier", "Flow Classifier Extension."),
+    "sfc": ("Service Function Chaining", "Service Function Chain extension."),
+    "service-graph": ("Service Graph", "Service Graph extension."),
 }
 UPDATED = "2024-01-01T00:00:00-00:00"
 

@@ -1,0 +1,1 @@
+"""Service function chaining (the networking-sfc API): service logic per resource."""
