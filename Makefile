@@ -14,7 +14,7 @@ setup:
 
 test: setup ## install what the tests need, run them, then the interop slices CI runs
 	.venv/bin/python -m pytest -n 2 --dist loadfile
-	$(MAKE) interop SUITE=identity
+	$(MAKE) interop SUITE=all
 
 unit: setup
 	.venv/bin/python -m pytest -n 2 --dist loadfile

@@ -51,8 +51,12 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def destroy(self) -> None:
-        """Stop the server and wipe its data dir with everything it made outside it."""
+        """Stop the server and wipe its data dir with everything it made outside it (its log is
+        first copied into the folder ``KUMO_KEEP_LOGS`` names, when set)."""
         self.stop()
+        if os.environ.get("KUMO_KEEP_LOGS"):
+            import shutil
+            shutil.copyfile(self.log_path, Path(os.environ["KUMO_KEEP_LOGS"]) / self.log_path.name)
         wipe(self.data_dir, self.env)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:

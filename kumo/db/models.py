@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and for tests."""
 
 from kumo.identity import models as identity  # noqa: F401
+from kumo.identity import cache as identity_cache  # noqa: F401,E402
 from kumo import quotas  # noqa: F401,E402
 from kumo.image import models as image  # noqa: F401,E402
 from kumo.compute import models as compute  # noqa: F401,E402

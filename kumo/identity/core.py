@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from kumo.config import Settings
 from kumo.db import Database, utcnow
 from kumo.errors import NotFound
+from kumo.identity.cache import TokenCache
 from kumo.identity.fernet import KeyRepository
 from kumo.identity.passwords import Hasher
 
@@ -23,6 +24,7 @@ class Identity:
         self.db = db
         self.keys = KeyRepository(settings.data_dir / "fernet-keys", settings.max_active_keys)
         self.hasher = Hasher(settings.password_hash_time_cost, settings.password_hash_memory_kib)
+        self.tokens = TokenCache()
 
     def setup(self) -> None:
         self.keys.setup()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from kumo.context import Context
 from kumo.errors import BadRequest, NotFound, Unauthorized
-from kumo.identity import assignments, authn, catalog, revocations
+from kumo.identity import assignments, authn, cache, catalog, revocations
 from kumo.identity.core import SYSTEM_ALL, Identity, is_expired
 from kumo.identity.fernet import TokenInvalid, TokenPayload, new_audit_id
 from kumo.identity.models import ApplicationCredential, Domain, Project, Role, User
@@ -173,7 +173,18 @@ def validate(identity: Identity, db: Session, token: str) -> TokenData:
     """A token's data, or NotFound when it is invalid, expired, revoked or its scope is gone."""
     if not token or len(token) > 1024:
         raise NotFound("Could not find token.")
-    return load(identity, db, decode(identity, token))
+    revision = cache.current(db)
+    data = identity.tokens.get(token, revision)
+    if data is not None:
+        return data
+    payload = decode(identity, token)
+    data = load(identity, db, payload)
+    for row in (data.user, data.user_domain, data.project, data.project_domain, data.domain, data.app_cred,
+                *data.roles):
+        if row is not None and row in db:
+            db.expunge(row)  # keeps its loaded values for later requests, whatever this session does next
+    identity.tokens.put(token, revision, payload.expires_at, data)
+    return data
 
 
 def load(identity: Identity, db: Session, payload: TokenPayload, for_issue: bool = False) -> TokenData:

@@ -82,8 +82,9 @@ def _classifiers(db: Session, ctx: Context, value, pc_id: str | None, symmetric:
         if owner is not None and owner.id != pc_id:
             raise Conflict(f"Flow Classifier {fc.id} in use.", kind="FlowClassifierInUse")
         if symmetric and fc.logical_destination_port is None:  # replies are steered back at the destination port
-            raise common.invalid("SfcBadRequest", f"This FlowClassifier {fc.id} doesn't have"
-                                 " logical_destination_port, the symmetric port chain is not supported.")
+            raise common.invalid("SfcBadRequest", f"FlowClassifier {fc.id} does not set logical_destination_port."
+                                 " logical_destination_port needed when symmetric has been set. Please recreate"
+                                 " FlowClassifier with logical_destination_port and destination_ip_prefix.")
     for other in db.scalars(sa.select(PortChain).where(PortChain.id != (pc_id or ""))):
         for other_fc_id in other.flow_classifiers or []:
             theirs = db.get(flow_classifiers.FlowClassifier, other_fc_id)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from kumo.context import Context
 from kumo.db import new_id
 from kumo.errors import Conflict
+from kumo.network.models import Port
 from kumo.network.sfc import common, flow_classifiers, port_pairs
 from kumo.network.sfc.models import PortChain, PortPairGroup
 
@@ -73,14 +74,20 @@ def _parameters(value) -> dict:
     return params
 
 
-def _check_pairs(db: Session, ctx: Context, pp_ids: list[str], group_id: str | None, tap: bool) -> None:
-    correlations = set()
+def _check_pairs(db: Session, ctx: Context, pp_ids: list[str], group_id: str, tap: bool) -> None:
+    correlations, networks = set(), {"ingress": set(), "egress": set()}
     for pp_id in pp_ids:
         pp = port_pairs.get(db, ctx, pp_id)
         correlations.add((pp.service_function_parameters or {}).get("correlation"))
         owner = port_pairs.group_of(db, pp_id)
         if owner is not None and owner.id != group_id:
             raise Conflict(f"Port Pair {pp_id} in use.", kind="PortPairInUse")
+        for side in networks:
+            port = db.get(Port, getattr(pp, side))
+            networks[side].add(port.network_id if port is not None else None)
+    for side, seen in networks.items():  # the steering driver's rule: one network per side of a group
+        if len(seen) > 1:
+            raise common.invalid("SfcBadRequest", f"PortPairGroup {group_id} {side} ports must be on same network")
     if len(correlations) > 1:
         raise common.invalid("InconsistentCorrelations", "Port Pair Group attempted creation included Port Pairs"
                              " with inconsistent correlation types.")
@@ -93,10 +100,11 @@ def create(db: Session, ctx: Context, project_id: str, item: dict) -> PortPairGr
     pp_ids = common.uuid_list("port_pairs", item.get("port_pairs"))
     params = _parameters(item.get("port_pair_group_parameters"))
     tap = common.boolean("tap_enabled", item.get("tap_enabled", False))
-    _check_pairs(db, ctx, pp_ids, None, tap)
+    pg_id = new_id()
+    _check_pairs(db, ctx, pp_ids, pg_id, tap)
     used = set(db.scalars(sa.select(PortPairGroup.group_id)))
     group_id = next(n for n in range(1, len(used) + 2) if n not in used)
-    pg = PortPairGroup(id=new_id(), project_id=project_id, name=common.text("name", item.get("name")),
+    pg = PortPairGroup(id=pg_id, project_id=project_id, name=common.text("name", item.get("name")),
                        description=common.text("description", item.get("description")), group_id=group_id,
                        tap_enabled=tap, port_pairs=pp_ids, port_pair_group_parameters=params)
     db.add(pg)
