@@ -4,6 +4,7 @@ rules networking-sfc enforces (error types and statuses as it answers them)."""
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 import pytest
 
@@ -115,7 +116,7 @@ def test_flow_classifier_lifecycle(admin, sfc):
 
 def test_flow_classifier_validation(admin, sfc):
     source = sfc.port("vm-a")
-    make = lambda **kw: sfc.create("flow_classifiers", "flow_classifier", **kw)  # noqa: E731
+    make = partial(sfc.create, "flow_classifiers", "flow_classifier")
     lsp = {"logical_source_port": source["id"]}
     assert "logical source port" in error(make(protocol="tcp"), 400, "FlowClassifierBadRequest")
     error(make(logical_source_port=uuid.uuid4().hex), 404, "FlowClassifierPortNotFound")
@@ -144,7 +145,7 @@ def test_port_pair_rules(admin, sfc):
     pp = sfc.pair("vm-fw", name="fw")
     assert pp["service_function_parameters"] == {"correlation": None, "weight": 1}
     assert admin.get(f"{S}/port_pairs/{pp['id']}").json()["port_pair"] == pp
-    make = lambda **kw: sfc.create("port_pairs", "port_pair", **kw)  # noqa: E731
+    make = partial(sfc.create, "port_pairs", "port_pair")
     error(make(ingress=pp["ingress"]), 400, "HTTPBadRequest")
     error(make(ingress=pp["ingress"], egress=pp["egress"]), 400, "PortPairIngressEgressInUse")
     error(make(ingress=pp["ingress"], egress=uuid.uuid4().hex), 404, "PortPairPortNotFound")
@@ -160,11 +161,28 @@ def test_port_pair_rules(admin, sfc):
     weighted = sfc.make("port_pairs", "port_pair", ingress=ids_in["id"], egress=ids_out["id"],
                         service_function_parameters={"weight": 3, "correlation": "mpls"})
     assert weighted["service_function_parameters"] == {"correlation": "mpls", "weight": 3}
+    a, b = sfc.port("vm-bulk"), sfc.port("vm-bulk")
+    bulk = admin.post(f"{S}/port_pairs", json={"port_pairs": [{"ingress": a["id"], "egress": b["id"]},
+                                                               {"ingress": b["id"], "egress": a["id"]}]})
+    assert bulk.status_code == 201 and len(bulk.json()["port_pairs"]) == 2
+    sfc.made += [f"{S}/port_pairs/{p['id']}" for p in bulk.json()["port_pairs"]]
+    failed = admin.post(f"{S}/port_pairs", json={"port_pairs": [{"ingress": a["id"], "egress": a["id"]},
+                                                                 {"ingress": a["id"], "egress": b["id"]}]})
+    error(failed, 400, "PortPairIngressEgressInUse")  # all or nothing: the first one was not kept
+    assert not admin.get(f"{S}/port_pairs", params={"ingress": a["id"], "egress": a["id"]}).json()["port_pairs"]
+    page = admin.get(f"{S}/port_pairs", params={"ingress": [a["id"], b["id"]], "limit": 1, "sort_key": "ingress"})
+    assert len(page.json()["port_pairs"]) == 1 and page.json()["port_pairs_links"][0]["rel"] == "next"
     updated = admin.put(f"{S}/port_pairs/{pp['id']}", json={"port_pair": {"name": "firewall"}})
     assert updated.json()["port_pair"]["name"] == "firewall"
     error(admin.put(f"{S}/port_pairs/{pp['id']}", json={"port_pair": {"egress": ids_out["id"]}}),
           400, "HTTPBadRequest")
     error(admin.get(f"{S}/port_pairs/{uuid.uuid4()}"), 404, "PortPairNotFound")
+    # a port a pair or a classifier steers through stays until they let go of it
+    assert admin.delete(f"{N}/ports/{pp['ingress']}").status_code == 409
+    fc = sfc.classifier()
+    assert admin.delete(f"{N}/ports/{fc['logical_source_port']}").status_code == 409
+    assert admin.delete(f"{S}/flow_classifiers/{fc['id']}").status_code == 204
+    assert admin.get(f"{N}/ports/{pp['ingress']}").status_code == 200
 
 
 def test_port_pair_group_rules(admin, sfc):
@@ -173,7 +191,7 @@ def test_port_pair_group_rules(admin, sfc):
     assert group["port_pairs"] == [one["id"]] and group["tap_enabled"] is False and group["group_id"] >= 1
     assert group["port_pair_group_parameters"] == {
         "lb_fields": [], "ppg_n_tuple_mapping": {"ingress_n_tuple": {}, "egress_n_tuple": {}}}
-    make = lambda **kw: sfc.create("port_pair_groups", "port_pair_group", **kw)  # noqa: E731
+    make = partial(sfc.create, "port_pair_groups", "port_pair_group")
     assert one["id"] in error(make(port_pairs=[one["id"]]), 409, "PortPairInUse")
     error(admin.delete(f"{S}/port_pairs/{one['id']}"), 409, "PortPairInUse")
     error(make(port_pairs=[str(uuid.uuid4())]), 404, "PortPairNotFound")
@@ -221,7 +239,9 @@ def test_chain_firewall_then_ids(admin, sfc):
                       json={"port_pair_group": {"port_pairs": [ids1["id"], ids2["id"]]}})
     assert grown.status_code == 200 and grown.json()["port_pair_group"]["port_pairs"] == [ids1["id"], ids2["id"]]
     # remove the firewall hop, then insert it again
-    put = lambda body: admin.put(f"{S}/port_chains/{chain['id']}", json={"port_chain": body})  # noqa: E731
+    def put(body):
+        return admin.put(f"{S}/port_chains/{chain['id']}", json={"port_chain": body})
+
     assert put({"port_pair_groups": [ids["id"]]}).json()["port_chain"]["port_pair_groups"] == [ids["id"]]
     assert put({"port_pair_groups": [fw["id"], ids["id"]], "name": "again"}).json()["port_chain"][
         "port_pair_groups"] == [fw["id"], ids["id"]]
@@ -231,7 +251,7 @@ def test_chain_firewall_then_ids(admin, sfc):
     # what is in use stays
     error(admin.delete(f"{S}/port_pair_groups/{fw['id']}"), 409, "PortPairGroupInUse")
     error(admin.delete(f"{S}/flow_classifiers/{web['id']}"), 409, "FlowClassifierInUse")
-    make = lambda **kw: sfc.create("port_chains", "port_chain", **kw)  # noqa: E731
+    make = partial(sfc.create, "port_chains", "port_chain")
     other = sfc.group([sfc.pair()])
     error(make(port_pair_groups=[other["id"]], flow_classifiers=[web["id"]]), 409, "FlowClassifierInUse")
     error(make(port_pair_groups=[fw["id"], ids["id"]]), 409, "InvalidPortPairGroups")
@@ -266,7 +286,7 @@ def test_service_graph(admin, sfc):
     graph = sfc.make("service_graphs", "service_graph", name="g", port_chains={first["id"]: [branch["id"]]})
     assert graph["port_chains"] == {first["id"]: [branch["id"]]}
     assert admin.get(f"{S}/service_graphs/{graph['id']}").json()["service_graph"] == graph
-    make = lambda **kw: sfc.create("service_graphs", "service_graph", **kw)  # noqa: E731
+    make = partial(sfc.create, "service_graphs", "service_graph")
     error(make(port_chains={first["id"]: [branch["id"]]}), 409, "ServiceGraphInvalidPortChains")
     error(admin.delete(f"{S}/port_chains/{branch['id']}"), 409, "ServiceGraphPortChainInUse")
     error(admin.put(f"{S}/port_chains/{first['id']}", json={"port_chain": {"flow_classifiers": []}}), 409,

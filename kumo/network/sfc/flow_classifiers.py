@@ -108,7 +108,10 @@ def create(db: Session, ctx: Context, project_id: str, item: dict) -> FlowClassi
     if fc.logical_source_port is None:  # the steering driver classifies at a source port, as OVS's does
         raise common.invalid("FlowClassifierBadRequest", f"FlowClassifier {fc.id} does not set logical source port"
                              " in ovs driver")
-    for other in db.scalars(sa.select(FlowClassifier)):
+    others = sa.select(FlowClassifier)
+    if not ctx.is_admin:  # as networking-sfc queries: within what the caller sees
+        others = others.where(FlowClassifier.project_id == (ctx.project_id or ""))
+    for other in db.scalars(others):
         if conflict(fc, other, logical_ports=True):
             raise common.invalid("FlowClassifierInConflict",
                                  f"Flow Classifier conflicts with another Flow Classifier {other.id}.")

@@ -13,6 +13,11 @@ from kumo.db import Base, new_id
 ID = sa.String(64)
 
 
+def port_ref() -> sa.ForeignKey:
+    """A port an SFC resource steers through: it cannot be deleted while referenced (409)."""
+    return sa.ForeignKey("network_ports.id", ondelete="RESTRICT")
+
+
 class Named:
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     project_id: Mapped[str] = mapped_column(ID, index=True)
@@ -30,16 +35,16 @@ class FlowClassifier(Named, Base):
     destination_port_range_max: Mapped[int | None]
     source_ip_prefix: Mapped[str | None] = mapped_column(sa.String(64))
     destination_ip_prefix: Mapped[str | None] = mapped_column(sa.String(64))
-    logical_source_port: Mapped[str | None] = mapped_column(ID, index=True)
-    logical_destination_port: Mapped[str | None] = mapped_column(ID, index=True)
+    logical_source_port: Mapped[str | None] = mapped_column(ID, port_ref(), index=True)
+    logical_destination_port: Mapped[str | None] = mapped_column(ID, port_ref(), index=True)
     l7_parameters: Mapped[dict] = mapped_column(default=dict)
 
 
 class PortPair(Named, Base):
     __tablename__ = "sfc_port_pairs"
     __table_args__ = (sa.UniqueConstraint("ingress", "egress"),)
-    ingress: Mapped[str] = mapped_column(ID, index=True)
-    egress: Mapped[str] = mapped_column(ID, index=True)
+    ingress: Mapped[str] = mapped_column(ID, port_ref(), index=True)
+    egress: Mapped[str] = mapped_column(ID, port_ref(), index=True)
     service_function_parameters: Mapped[dict] = mapped_column(default=dict)
 
 

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from kumo.context import Context
 from kumo.db import new_id
-from kumo.errors import Conflict
+from kumo.errors import BadRequest, Conflict
 from kumo.network.sfc import common, flow_classifiers, port_chains, port_pair_groups, port_pairs
 from kumo.network.sfc.models import ServiceGraph
 
@@ -33,14 +33,14 @@ def _map(value) -> dict[str, list[str]]:
     for src, dsts in value.items():
         try:
             common.check_uuid("port_chains", src)
-        except Exception:
+        except BadRequest:
             raise common.invalid("InvalidUUID", "An invalid UUID was specified: UUID of source Port-Chain is"
                                  f" invalid: {src}. Make sure only valid UUIDs are provided.") from None
         dsts = dsts if isinstance(dsts, list) else [dsts]
         for dst in dsts:
             try:
                 common.check_uuid("port_chains", dst)
-            except Exception:
+            except BadRequest:
                 raise common.invalid("InvalidUUID", "An invalid UUID was specified: UUID of destination Port-Chain"
                                      f" is invalid: {dst}. Make sure only valid UUIDs are provided.") from None
         checked[src] = list(dsts)

@@ -31,6 +31,8 @@ def upgrade() -> None:
     sa.Column('project_id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('description', sa.String(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['logical_destination_port'], ['network_ports.id'], ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['logical_source_port'], ['network_ports.id'], ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('sfc_flow_classifiers', schema=None) as batch_op:
@@ -76,6 +78,8 @@ def upgrade() -> None:
     sa.Column('project_id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('description', sa.String(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['egress'], ['network_ports.id'], ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['ingress'], ['network_ports.id'], ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('ingress', 'egress')
     )
