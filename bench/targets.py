@@ -123,7 +123,7 @@ class Kumo(Target):
 
     def close(self) -> None:
         if self.server is not None:
-            self.server.stop()
+            self.server.destroy()  # stops it and wipes whatever it made, in the data dir and outside
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -174,6 +174,7 @@ def kumo_cold_start(runs: int, before=None) -> dict:
             out["empty"].append(once(tmp / "data"))
             out["existing"].append(once(tmp / "data"))
         finally:
+            testing.wipe(tmp / "data")  # `kumo reset`: also what it made outside the data dir
             shutil.rmtree(tmp, ignore_errors=True)
     return out
 

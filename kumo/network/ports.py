@@ -174,7 +174,20 @@ def update(db: Session, ctx: Context, port: Port, changes: dict) -> Port:
     return port
 
 
+def _check_not_trunked(db: Session, port_id: str) -> None:
+    """A trunk's parent or subport cannot be deleted (409), as in Neutron."""
+    from kumo.network.trunk_models import SubPort, Trunk
+    trunk_id = db.scalar(sa.select(Trunk.id).where(Trunk.port_id == port_id))
+    if trunk_id:
+        raise Conflict(f"Port {port_id} is currently a parent port for trunk {trunk_id}.",
+                       kind="PortInUseAsTrunkParent")
+    trunk_id = db.scalar(sa.select(SubPort.trunk_id).where(SubPort.port_id == port_id))
+    if trunk_id:
+        raise Conflict(f"Port {port_id} is currently a subport for trunk {trunk_id}.", kind="PortInUseAsSubPort")
+
+
 def delete(db: Session, port: Port) -> None:
+    _check_not_trunked(db, port.id)
     for fip in db.scalars(sa.select(FloatingIP).where(FloatingIP.port_id == port.id)):
         fip.port_id = fip.fixed_ip_address = fip.router_id = None
         fip.status = "DOWN"

@@ -563,11 +563,11 @@ def test_through_the_api_ports_go_active_and_nothing_is_left(cloud):
                 bridge = host_ns in spaces and subprocess.run(
                     ["ip", "netns", "exec", host_ns, "ip", "link", "show", names.bridge(net["id"])],
                     capture_output=True, check=False).returncode == 0
+                unplugged = not any("eth0" in line for line in one.links() + two.links())
                 return not bridge and names.dhcp_namespace(host_ns, net["id"]) not in spaces \
-                    and not dhcp_dir.exists()
+                    and not dhcp_dir.exists() and unplugged
 
-            _wait(gone, what="the network's bridge, DHCP namespace and dnsmasq gone")
-            assert not any("eth0" in line for line in one.links() + two.links())
+            _wait(gone, what="the network's bridge, DHCP namespace, dnsmasq and the instances' eth0 gone")
         finally:
             for port in made:
                 admin.delete(f"/network/v2.0/ports/{port['id']}")

@@ -4,6 +4,7 @@ from kumo.api.service import ServiceInfo
 from kumo.network.http import (floating_ips, networks, ports, quotas, routers, security_groups,  # noqa: F401
                                subnetpools, subnets, tags, versions)
 from kumo.network.http import sfc  # noqa: F401,E402
+from kumo.network.http import trunks  # noqa: F401,E402
 from kumo.network.http.common import router
 
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from kumo.api.routing import Call
 from kumo.errors import BadRequest
-from kumo.network import ipam, networks, ports
+from kumo.network import ipam, networks, ports, trunks
 from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, listing,
                                       owner_for_create, router, scope, standard, take_tags, touch)
 from kumo.network.models import IPAllocation, Port
@@ -26,6 +26,7 @@ BINDING = {"binding:host_id", "binding:profile"}
 
 def render_many(call: Call, rows: list[Port]) -> list[dict]:
     ips = ipam.fixed_ips_by_port(call.db, [p.id for p in rows])
+    trunk_details = trunks.details_by_port(call.db, [p.id for p in rows])
     admin = call.ctx.is_admin
     bodies = []
     for p in rows:
@@ -36,6 +37,8 @@ def render_many(call: Call, rows: list[Port]) -> list[dict]:
                 "allowed_address_pairs": list(p.allowed_address_pairs), "extra_dhcp_opts": list(p.extra_dhcp_opts),
                 "binding:vnic_type": p.binding_vnic_type, "dns_name": "", "qos_policy_id": None,
                 "propagate_uplink_status": False, **standard(p)}
+        if p.id in trunk_details:
+            body["trunk_details"] = trunk_details[p.id]
         if admin:
             body.update({"binding:host_id": p.binding_host_id, "binding:profile": p.binding_profile,
                          "binding:vif_type": p.binding_vif_type, "binding:vif_details": p.binding_vif_details})

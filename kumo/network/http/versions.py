@@ -46,6 +46,8 @@ EXTENSIONS = {
     "flow_classifier": ("Flow Classifier", "Flow Classifier Extension."),
     "sfc": ("Service Function Chaining", "Service Function Chain extension."),
     "service-graph": ("Service Graph", "Service Graph extension."),
+    "trunk": ("Trunk Extension", "Provides support for trunk ports"),
+    "trunk-details": ("Trunk port details", "Expose trunk port details"),
 }
 UPDATED = "2024-01-01T00:00:00-00:00"
 
