@@ -80,7 +80,7 @@ def check_subports(value, *, removing: bool = False) -> list[dict]:
             raise invalid(f"Unknown segmentation_type '{kind}'")
         try:
             if isinstance(seg_id, bool):
-                raise ValueError
+                raise TypeError
             seg_id = int(seg_id)
         except (TypeError, ValueError):
             raise invalid(f"Invalid subport details: segmentation_id '{sub.get('segmentation_id')}' is not an"

@@ -140,17 +140,18 @@ def listing(call: Call, query: sa.Select, model, columns: dict, render, collecti
     if limit is not None:
         links = []
         base = {k: v for k, v in call.query.multi_items() if k not in ("marker", "page_reverse")}
-        if len(rows) >= limit and rows:
-            links.append({"rel": "next", "href": _href(call, base, rows[-1].id, reverse)})
-        if marker or reverse:
-            if rows:
-                links.append({"rel": "previous", "href": _href(call, base, rows[0].id, not reverse)})
+        # as Neutron: "next" walks forward (no page_reverse), "previous" backward (page_reverse=True); past the
+        # end, "previous" without a marker goes back to the last page
+        if rows and (len(rows) >= limit or reverse):
+            links.append({"rel": "next", "href": _href(call, base, rows[-1].id, False)})
+        if (marker or reverse) and (len(rows) >= limit or not reverse):
+            links.append({"rel": "previous", "href": _href(call, base, rows[0].id if rows else None, True)})
         result[f"{collection}_links"] = links
     return result
 
 
-def _href(call: Call, base: dict, marker: str, reverse: bool) -> str:
-    params = dict(base, marker=marker)
+def _href(call: Call, base: dict, marker: str | None, reverse: bool) -> str:
+    params = dict(base, marker=marker) if marker else dict(base)
     if reverse:
         params["page_reverse"] = "True"
     return call.url.split("?", 1)[0] + "?" + urlencode(params)

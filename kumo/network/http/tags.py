@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from kumo.api.routing import Call, Reply
 from kumo.errors import BadRequest
-from kumo.network import floating_ips, networks, ports, routers, security_groups, subnetpools, subnets, tags
+from kumo.network import (floating_ips, networks, ports, routers, security_groups, subnetpools, subnets, tags,
+                          trunks)
 from kumo.network.http.common import deleted, router, touch
 from kumo.network.policies import policy
 
@@ -12,7 +13,7 @@ from kumo.network.policies import policy
 TAGGABLE = {"networks": ("network", networks.get), "subnets": ("subnet", subnets.get),
             "ports": ("port", ports.get), "routers": ("router", routers.get),
             "subnetpools": ("subnetpool", subnetpools.get), "security-groups": ("security_group", security_groups.get),
-            "floatingips": ("floatingip", floating_ips.get)}
+            "floatingips": ("floatingip", floating_ips.get), "trunks": ("trunk", trunks.get)}
 
 
 def _resource(call: Call, collection: str, write: bool):
