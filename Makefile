@@ -15,6 +15,7 @@ setup:
 test: setup ## install what the tests need, run them, then the interop slices CI runs
 	.venv/bin/python -m pytest -n 2 --dist loadfile
 	$(MAKE) interop SUITE=all
+	$(MAKE) interop SUITE=trunk-sfc
 
 unit: setup
 	.venv/bin/python -m pytest -n 2 --dist loadfile
