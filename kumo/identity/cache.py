@@ -38,6 +38,12 @@ def _identity_tables() -> set[str]:
 _BUMP = sa.text("UPDATE identity_revision SET value = value + 1 WHERE id = 1")
 
 
+def ensure_counter(db: Session) -> None:
+    """The counter row must exist, or no change would ever invalidate a cached token."""
+    if db.get(IdentityRevision, 1) is None:
+        db.add(IdentityRevision(id=1, value=0))
+
+
 def current(db: Session) -> int:
     return db.execute(sa.text("SELECT value FROM identity_revision WHERE id = 1")).scalar() or 0
 

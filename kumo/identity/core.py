@@ -27,7 +27,11 @@ class Identity:
         self.tokens = TokenCache()
 
     def setup(self) -> None:
+        from kumo.identity.cache import ensure_counter
+
         self.keys.setup()
+        with self.db.session() as db:
+            ensure_counter(db)
 
     def authenticate(self, db: Session, token: str, request_id: str = ""):
         """Resolve ``X-Auth-Token`` to a caller context (raises Unauthorized)."""
