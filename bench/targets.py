@@ -108,7 +108,12 @@ class Kumo(Target):
         if url is None:
             from kumo import testing
             self.tmp = tempfile.mkdtemp(prefix="kumo-bench-")
-            self.server = testing.start(Path(self.tmp) / "data")
+            try:
+                self.server = testing.start(Path(self.tmp) / "data")
+            except BaseException:
+                testing.wipe(Path(self.tmp) / "data")
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                raise
             url, password = self.server.url, self.server.password()
             self._pid = self.server.process.pid
         else:

@@ -36,6 +36,7 @@ def cmd_serve(args) -> int:
     from kumo.logs import setup_logging
 
     settings = _settings(args)
+    _limit_malloc_arenas()
     setup_logging(settings.log_level)
     cloud = Cloud(settings)
     cloud.setup()
@@ -74,6 +75,20 @@ def cmd_serve(args) -> int:
 
 def _exit_on_sigterm(signum, frame):
     raise SystemExit(0)
+
+
+def _limit_malloc_arenas() -> None:
+    """Each thread that hashes a password (Argon2, ~19 MiB) would otherwise keep its own glibc arena
+    of that size; two arenas keep the server's memory flat under concurrent logins."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name:
+        try:
+            ctypes.CDLL(name).mallopt(-8, 2)  # M_ARENA_MAX
+        except (OSError, AttributeError):
+            pass
 
 
 def _redact(url: str) -> str:

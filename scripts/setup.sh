@@ -29,5 +29,6 @@ stamp=".venv/.installed-$want-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ ! -e "$stamp" ]; then
     echo "setup: installing Kumo${extras:+ with test extras} into .venv"
     .venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
+    .venv/bin/python -m compileall -q kumo >/dev/null  # bytecode once, not at every start
     touch "$stamp"
 fi

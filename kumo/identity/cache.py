@@ -45,7 +45,13 @@ def ensure_counter(db: Session) -> None:
 
 
 def current(db: Session) -> int:
-    return db.execute(sa.text("SELECT value FROM identity_revision WHERE id = 1")).scalar() or 0
+    """The counter as this transaction sees it (read once per transaction: it cannot change under it
+    except by this session's own writes, which bump it and clear the memo)."""
+    value = db.info.get("identity_revision")
+    if value is None:
+        value = db.execute(sa.text("SELECT value FROM identity_revision WHERE id = 1")).scalar() or 0
+        db.info["identity_revision"] = value
+    return value
 
 
 @event.listens_for(Session, "before_flush")
@@ -71,6 +77,7 @@ def _bump(session: Session) -> None:
     if session.info.get("identity_bumped"):
         return
     session.info["identity_bumped"] = True
+    session.info.pop("identity_revision", None)
     session.connection().execute(_BUMP)
 
 
@@ -78,6 +85,7 @@ def _bump(session: Session) -> None:
 def _reset(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop("identity_bumped", None)
+        session.info.pop("identity_revision", None)
 
 
 _table_names: set[str] | None = None

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from kumo.context import Context
 from kumo.errors import BadRequest, NotFound, Unauthorized
-from kumo.identity import assignments, authn, cache, catalog, revocations
+from kumo.identity import assignments, authn, cache, catalog, revocations, users
 from kumo.identity.core import SYSTEM_ALL, Identity, is_expired
 from kumo.identity.fernet import TokenInvalid, TokenPayload, new_audit_id
 from kumo.identity.models import ApplicationCredential, Domain, Project, Role, User
@@ -29,6 +29,7 @@ class TokenData:
     domain: Domain | None = None
     app_cred: ApplicationCredential | None = None
     catalog: list = field(default_factory=list)
+    password_expires_at: datetime | None = None
 
     @property
     def system(self) -> bool:
@@ -183,7 +184,8 @@ def validate(identity: Identity, db: Session, token: str) -> TokenData:
                 *data.roles):
         if row is not None and row in db:
             db.expunge(row)  # keeps its loaded values for later requests, whatever this session does next
-    identity.tokens.put(token, revision, payload.expires_at, data)
+    if not db.info.get("identity_bumped"):  # never remember what this session's own uncommitted writes show
+        identity.tokens.put(token, revision, payload.expires_at, data)
     return data
 
 
@@ -202,6 +204,7 @@ def load(identity: Identity, db: Session, payload: TokenPayload, for_issue: bool
             project_id=payload.project_id, domain_id=payload.domain_id, app_cred_id=payload.app_cred_id):
         raise gone("The token has been revoked.")
     data = TokenData(payload=payload, user=user, user_domain=user_domain)
+    data.password_expires_at = users.password_expires_at(db, user.id)
     if payload.app_cred_id:
         cred = db.get(ApplicationCredential, payload.app_cred_id)
         if cred is None or is_expired(cred.expires_at):

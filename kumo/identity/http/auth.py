@@ -5,7 +5,7 @@ from __future__ import annotations
 from kumo.api import validation
 from kumo.api.routing import Call, Reply
 from kumo.errors import BadRequest, Forbidden
-from kumo.identity import assignments, tokens, users
+from kumo.identity import assignments, tokens
 from kumo.identity.http import render
 from kumo.identity.http.common import collection_links, isotime, link, router
 from kumo.identity.policies import policy
@@ -25,7 +25,7 @@ def token_body(call: Call, data: TokenData, with_catalog: bool = True) -> dict:
     body = {
         "methods": list(data.payload.methods),
         "user": {"id": user.id, "name": user.name, "domain": render.domain_ref(data.user_domain),
-                 "password_expires_at": isotime(users.password_expires_at(call.db, user.id))},
+                 "password_expires_at": isotime(data.password_expires_at)},
         "audit_ids": list(data.payload.audit_ids),
         "expires_at": isotime(data.expires_at),
         "issued_at": isotime(data.issued_at),
