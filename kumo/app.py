@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
+from typing import Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,6 +36,21 @@ class Cloud:
         self.first_start_credentials = None
         self.backend = backends.detect(settings.backend)
         self.workers = InProcessQueue()
+        self._stopping = threading.Event()
+        self._timers: list[threading.Thread] = []
+
+    def every(self, seconds: float, job: Callable[[], None], name: str) -> None:
+        """Run ``job`` every ``seconds`` on a daemon thread until ``close()`` (errors are logged, not fatal)."""
+        def loop():
+            while not self._stopping.wait(seconds):
+                try:
+                    job()
+                except Exception:
+                    log.exception("periodic job %s failed", name)
+
+        timer = threading.Thread(target=loop, name=f"kumo-{name}", daemon=True)
+        self._timers.append(timer)
+        timer.start()
 
     def setup(self) -> None:
         """Migrate the schema, load keys, bootstrap on first start, register the catalog."""
@@ -54,6 +71,9 @@ class Cloud:
         self.workers.start()
 
     def close(self) -> None:
+        self._stopping.set()
+        for timer in self._timers:
+            timer.join(timeout=5)
         self.workers.stop()
         self.db.dispose()
 
@@ -70,8 +90,9 @@ def services() -> list[ServiceInfo]:
 def _service_router(router: Router) -> StarletteRouter:
     """A service's routes; unknown paths get a 404 in the service's own error dialect."""
     async def not_found(scope, receive, send):
-        response = error_response(NotFound("The resource could not be found."), router.dialect,
-                                  scope.get("state", {}).get("request_id", ""))
+        request_id = scope.get("state", {}).get("request_id", "")
+        response = error_response(NotFound("The resource could not be found."), router.dialect, request_id)
+        response.headers.update(router.response_headers(request_id))
         await response(scope, receive, send)
 
     return StarletteRouter(routes=router.routes, default=not_found, redirect_slashes=False)
@@ -95,7 +116,11 @@ def build_app(cloud: Cloud) -> Starlette:
         prefix = "/" + request.url.path.lstrip("/").split("/", 1)[0]
         service = mounted.get(prefix)
         dialect = service.router.dialect if service else error_dialects.keystone
-        return error_response(MethodNotAllowed(), dialect, request.scope["state"]["request_id"])
+        request_id = request.scope["state"]["request_id"]
+        response = error_response(MethodNotAllowed(), dialect, request_id)
+        if service:
+            response.headers.update(service.router.response_headers(request_id))
+        return response
 
     async def not_found(request, exc):  # outside every service: Keystone's body, as at the root
         return error_response(NotFound("The resource could not be found."), error_dialects.keystone,

@@ -32,7 +32,7 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from kumo import clouds
-    from kumo.app import Cloud, build_app
+    from kumo.app import Cloud, build_app, services
     from kumo.logs import setup_logging
 
     settings = _settings(args)
@@ -47,7 +47,9 @@ def cmd_serve(args) -> int:
     (settings.data_dir / "kumo.pid").write_text(f"{os.getpid()}\n{settings.port}\n")
     print(f"Kumo {__version__} serving on {settings.base_url}", flush=True)
     print(f"  backend:     {backend.name} ({backend.reason})")
-    print(f"  services:    identity {settings.base_url}/identity/v3")
+    print("  services:    " + "\n               ".join(
+        f"{service.type:<14} {settings.base_url}{service.prefix}{service.catalog_suffix}"
+        for service in services()))
     print(f"  data dir:    {settings.data_dir.resolve()}  (database: {_redact(settings.database)})")
     if creds:
         print(f"  admin password (shown once, also in clouds.yaml): {creds.admin_password}")
@@ -112,6 +114,9 @@ def cmd_status(args) -> int:
             print(f"  services: {', '.join(info.get('services', []))}")
         print(f"  data dir: {info['data_dir']}")
         for name, count in info.get("counts", {}).items():
+            if isinstance(count, dict):  # by state: "servers: 3 (active 2, error 1)"
+                count = f"{sum(count.values())}" + (f" ({', '.join(f'{k} {v}' for k, v in count.items())})"
+                                                    if count else "")
             print(f"  {name}: {count}")
     return 0 if info["up"] else 1
 

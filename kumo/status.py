@@ -1,4 +1,4 @@
-"""``kumo status``: ask the running server, and count what the store holds."""
+"""``kumo status``: ask the running server, and count what the store holds (each service counts its own)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import urllib.request
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from kumo.config import Settings
 
@@ -18,16 +19,26 @@ def report(settings: Settings) -> dict:
     except OSError:
         pass
     if settings.data_dir.exists() and (settings.database_url or (settings.data_dir / "kumo.db").exists()):
-        from kumo.identity import models as m
-        engine = sa.create_engine(settings.database)
-        try:
-            with engine.connect() as conn:
-                info["counts"] = {name: conn.scalar(sa.select(sa.func.count()).select_from(model))
-                                  for name, model in (("domains", m.Domain), ("projects", m.Project),
-                                                      ("users", m.User), ("groups", m.Group),
-                                                      ("roles", m.Role))}
-        except sa.exc.DBAPIError:
-            info["counts"] = {}
-        finally:
-            engine.dispose()
+        info["counts"] = counts(settings.database)
     return info
+
+
+def counts(database_url: str) -> dict:
+    """Every service's counts, merged in service order (names are distinct across services)."""
+    from kumo.app import services
+
+    engine = sa.create_engine(database_url)
+    found: dict = {}
+    try:
+        with Session(engine) as db:
+            for service in services():
+                if service.counts is None:
+                    continue
+                try:
+                    found.update(service.counts(db))
+                except sa.exc.DBAPIError:  # a store older than this service's tables
+                    db.rollback()
+    finally:
+        engine.dispose()
+    return found
+

@@ -122,6 +122,42 @@ def test_serve_says_how_to_use_it_and_writes_clouds_yaml(served, monkeypatch):
     assert conn.identity.get_project(conn.current_project_id).name == "admin"
 
 
+def test_status_and_serve_speak_of_every_service(served):
+    admin = admin_client(served)
+    net = admin.post("/network/v2.0/networks", json={"network": {"name": "status-net"}})
+    assert net.status_code == 201, net.text
+    try:
+        proc = kumo_cmd("status", "--data-dir", str(served.data_dir), "--port", str(served.port), "--json")
+        assert proc.returncode == 0, proc.stderr
+        counts = json.loads(proc.stdout)["counts"]
+        listed = {name: len(admin.get(path).json()[key]) for name, path, key in (
+            ("networks", "/network/v2.0/networks", "networks"), ("ports", "/network/v2.0/ports", "ports"),
+            ("routers", "/network/v2.0/routers", "routers"),
+            ("floating_ips", "/network/v2.0/floatingips", "floatingips"),
+            ("images", "/image/v2/images", "images"))}
+        assert listed["networks"] >= 1 and listed["images"] >= 1
+        for name, count in listed.items():
+            assert counts[name] == count, name
+        assert counts["volumes"] == 0 and counts["servers"] == {}  # servers by status: none yet
+        assert {"projects", "users"} <= set(counts)
+        text = kumo_cmd("status", "--data-dir", str(served.data_dir), "--port", str(served.port)).stdout
+        assert f"  networks: {listed['networks']}\n" in text and "  servers: 0\n" in text
+        # the banner lists every service's catalog URL, as the catalog has it
+        catalog = admin.get("/identity/v3/auth/catalog").json()["catalog"]
+        banner = served.log().split("  services:", 1)[1].split("  data dir:", 1)[0]
+        assert {entry["type"] for entry in catalog} == {"identity", "compute", "image", "block-storage",
+                                                        "network"}
+        for entry in catalog:
+            url = next(e["url"] for e in entry["endpoints"] if e["interface"] == "public")
+            project = admin.get("/identity/v3/auth/tokens", headers={
+                "X-Subject-Token": admin.headers["X-Auth-Token"]}).json()["token"]["project"]["id"]
+            assert f"{entry['type']} " in banner
+            assert url.replace(project, "$(project_id)s") in banner, (url, banner)
+    finally:
+        admin.delete(f"/network/v2.0/networks/{net.json()['network']['id']}")
+        admin.close()
+
+
 # -- reset -----------------------------------------------------------------------------------------
 
 def test_reset_refuses_while_running_then_without_yes_then_wipes(served):

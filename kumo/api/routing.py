@@ -108,6 +108,11 @@ class Router:
             return handler
         return register
 
+    def response_headers(self, request_id: str) -> dict[str, str]:
+        """Headers this service puts on every reply, errors and unknown paths included (beyond
+        ``x-openstack-request-id``); a service's router overrides it, e.g. Nova's ``x-compute-request-id``."""
+        return {}
+
     def get(self, path: str):
         return self.route(path, ["GET"])
 
@@ -147,8 +152,11 @@ class Router:
             except KumoError as err:
                 if err.status >= 500:
                     log.error("%s %s failed: %s", request.method, request.url.path, err.message)
-                return error_response(err, dialect, request_id)
-            return _render(reply, request_id)
+                response = error_response(err, dialect, request_id)
+            else:
+                response = _render(reply, request_id)
+            response.headers.update(self.response_headers(request_id))
+            return response
 
         endpoint.__name__ = handler.__name__
         return endpoint

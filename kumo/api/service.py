@@ -19,3 +19,5 @@ class ServiceInfo:
     catalog_suffix: str = ""
     # called once at start with the Cloud: build drivers, register worker topics, resume unfinished work
     on_start: Callable[[Any], None] | None = None
+    # what ``kumo status`` shows of it: counts(db) -> {"name": n} (a value may be a dict, e.g. by status)
+    counts: Callable[[Any], dict[str, Any]] | None = None

@@ -310,7 +310,7 @@ def _delete(cloud, server_id: str) -> None:
         server = db.get(Server, server_id)
         if server is None:
             return
-        _release_volumes(db, server_id)
+        _release_volumes(cloud, db, server_id)
         network.release(db, server_id)
         old = server.old_flavor or server.flavor
         new = server.flavor
@@ -320,7 +320,7 @@ def _delete(cloud, server_id: str) -> None:
         db.delete(server)
 
 
-def _release_volumes(db, server_id: str) -> None:
+def _release_volumes(cloud, db, server_id: str) -> None:
     from kumo.volume import internal as volumes
 
     rows = db.scalars(sa.select(BlockDeviceMapping).where(BlockDeviceMapping.server_id == server_id))
@@ -335,6 +335,8 @@ def _release_volumes(db, server_id: str) -> None:
                     if row.state == "attached":
                         volumes.begin_detach(db, row.volume_id, server_id)
                     volumes.detach_complete(db, row.volume_id, server_id)
+                    if row.delete_on_termination:
+                        volumes.delete_volume(cloud, db, row.volume_id)
         except KumoError as exc:
             log.warning("server %s: releasing volume %s: %s", server_id, row.volume_id, exc.message)
         db.delete(row)

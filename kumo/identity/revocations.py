@@ -35,6 +35,16 @@ def is_revoked(db: Session, *, issued_at: datetime, audit_ids, user_id, project_
     return db.scalar(query) is not None
 
 
+def prune_every(cloud, seconds: float = 3600) -> None:
+    """Prune now, then every ``seconds`` while the cloud runs."""
+    def job():
+        with cloud.db.session() as db:
+            prune(db, cloud.identity.token_lifetime())
+
+    job()
+    cloud.every(seconds, job, "revocation-prune")
+
+
 def prune(db: Session, max_token_lifetime: timedelta) -> int:
     cutoff = utcnow() - max_token_lifetime - timedelta(minutes=5)
     return db.execute(sa.delete(RevocationEvent).where(RevocationEvent.issued_before < cutoff)).rowcount

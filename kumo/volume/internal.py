@@ -67,6 +67,12 @@ def detach_complete(db: Session, volume_id: str, server_id: str) -> None:
     db.flush()
 
 
+def delete_volume(cloud, db: Session, volume_id: str) -> None:
+    """Delete a detached volume (boot from volume with delete_on_termination): deleting, then the worker
+    removes it, exactly as ``DELETE /volumes/{id}`` does."""
+    volumes.delete(cloud, db, _volume(db, volume_id))
+
+
 def block_device(cloud, db: Session, volume_id: str, device_name: str) -> BlockDevice:
     """The host path of the volume (its loop device on the local backend, set up on demand)."""
     volume = _volume(db, volume_id)

@@ -18,5 +18,17 @@ from kumo.compute.manager import on_start
 
 add_legacy_routes()  # last: /v2.1/{project_id}/… is tried only when nothing else matched
 
+
+def counts(db) -> dict:
+    """Servers by state, e.g. ``{"servers": {"active": 2, "error": 1}}``."""
+    import sqlalchemy as sa
+
+    from kumo.compute.models import Server
+    state = Server.vm_state
+    rows = db.execute(sa.select(state, sa.func.count()).group_by(state).order_by(state))
+    return {"servers": dict(rows.all())}
+
+
 SERVICE = ServiceInfo(type="compute", name="nova", prefix="/compute", router=router,
-                      description="Kumo compute (Nova v2.1)", catalog_suffix="/v2.1", on_start=on_start)
+                      description="Kumo compute (Nova v2.1)", catalog_suffix="/v2.1", on_start=on_start,
+                      counts=counts)

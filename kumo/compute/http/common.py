@@ -73,9 +73,9 @@ class ComputeRouter(Router):
                 asked = parse_version(request.headers)
             except KumoError as err:
                 response, asked = error_response(err, dialect, request_id), None
+                response.headers.update(self.response_headers(request_id))
             else:
                 response = await inner(request)
-            response.headers["x-compute-request-id"] = request_id
             if asked is not None:
                 response.headers["OpenStack-API-Version"] = "compute " + text(asked)
                 response.headers["X-OpenStack-Nova-API-Version"] = text(asked)
@@ -84,6 +84,9 @@ class ComputeRouter(Router):
 
         endpoint.__name__ = handler.__name__
         return endpoint
+
+    def response_headers(self, request_id: str) -> dict[str, str]:
+        return {"x-compute-request-id": request_id}
 
 
 router = ComputeRouter(errors.compute)
@@ -101,7 +104,7 @@ async def _not_found(scope, receive, send):
 
     request_id = scope.get("state", {}).get("request_id", "")
     response = error_response(NotFound("The resource could not be found."), router.dialect, request_id)
-    response.headers["x-compute-request-id"] = request_id
+    response.headers.update(router.response_headers(request_id))
     await response(scope, receive, send)
 
 

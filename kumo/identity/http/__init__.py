@@ -6,5 +6,22 @@ from kumo.identity.http import app_credentials  # noqa: F401
 from kumo.identity.http import assignments, endpoints, groups, regions, services  # noqa: F401
 from kumo.identity.http.common import router
 
+
+def counts(db) -> dict:
+    import sqlalchemy as sa
+
+    from kumo.identity import models as m
+    return {name: db.scalar(sa.select(sa.func.count()).select_from(model))
+            for name, model in (("domains", m.Domain), ("projects", m.Project), ("users", m.User),
+                                ("groups", m.Group), ("roles", m.Role))}
+
+
+def on_start(cloud) -> None:
+    """Drop revocation events no live token can match: now, then hourly."""
+    from kumo.identity import revocations
+
+    revocations.prune_every(cloud)
+
+
 SERVICE = ServiceInfo(type="identity", name="keystone", prefix="/identity", router=router,
-                      description="Kumo identity (Keystone v3)")
+                      description="Kumo identity (Keystone v3)", counts=counts, on_start=on_start)

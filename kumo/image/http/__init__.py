@@ -13,5 +13,13 @@ def on_start(cloud) -> None:
     busybox.register(cloud)
 
 
+def counts(db) -> dict:
+    import sqlalchemy as sa
+
+    from kumo.image.models import Image
+    return {"images": db.scalar(sa.select(sa.func.count()).select_from(Image))}
+
+
 SERVICE = ServiceInfo(type="image", name="glance", prefix="/image", router=router,
-                      description="Kumo image service (Glance v2)", on_start=on_start)
+                      description="Kumo image service (Glance v2)", on_start=on_start,
+                      counts=counts)

@@ -18,5 +18,15 @@ def on_start(cloud) -> None:
         agent.start(cloud)
 
 
+def counts(db) -> dict:
+    import sqlalchemy as sa
+
+    from kumo.network import models as m
+    return {name: db.scalar(sa.select(sa.func.count()).select_from(model))
+            for name, model in (("networks", m.Network), ("ports", m.Port), ("routers", m.Router),
+                                ("floating_ips", m.FloatingIP))}
+
+
 SERVICE = ServiceInfo(type="network", name="neutron", prefix="/network", router=router,
-                      description="Kumo networking (Neutron v2.0)", on_start=on_start)
+                      description="Kumo networking (Neutron v2.0)", on_start=on_start,
+                      counts=counts)

@@ -5,6 +5,14 @@ from kumo.volume.http import actions, misc, snapshots, types, versions, volumes 
 from kumo.volume.http.common import router
 from kumo.volume.worker import on_start
 
+
+def counts(db) -> dict:
+    import sqlalchemy as sa
+
+    from kumo.volume.models import Volume
+    return {"volumes": db.scalar(sa.select(sa.func.count()).select_from(Volume))}
+
+
 SERVICE = ServiceInfo(type="block-storage", name="cinderv3", prefix="/volume", router=router,
                       description="Kumo block storage (Cinder v3)", catalog_suffix="/v3/$(project_id)s",
-                      on_start=on_start)
+                      on_start=on_start, counts=counts)

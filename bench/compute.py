@@ -1,0 +1,269 @@
+"""Compute, image and volume benchmark through the HTTP API (Nova, Glance, Cinder).
+
+Starts its own Kumo in a temp dir, then: 100 servers booted concurrently (create->ACTIVE p50/p99,
+wall time, memory per instance, delete time), image upload/download MB/s, volume create and attach
+latency. Loopback only; always destroys the server (instances, mounts, loop devices) at the end.
+
+    .venv/bin/python bench/compute.py [--backend local|simulated] [--count 100] [--threads 8]
+                                      [--image-mib 256] [--volumes 20] [--attaches 10] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from kumo.testing import start
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))] if values else float("nan")
+
+
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cgroup_usage(data_dir):
+    """Sum of memory.usage_in_bytes over the instance groups Kumo made for this data dir."""
+    try:
+        from kumo.compute.drivers.local_cgroups import Cgroups
+        parent = Cgroups(data_dir).parents.get("memory")
+    except (ImportError, OSError):
+        return None
+    if not parent or not parent.exists():
+        return None
+    return sum(int((p / "memory.usage_in_bytes").read_text()) for p in parent.iterdir()
+               if (p / "memory.usage_in_bytes").exists())
+
+
+class Api:
+    def __init__(self, server):
+        auth = yaml.safe_load(server.clouds_file.read_text())["clouds"]["kumo-admin"]["auth"]
+        self.local = threading.local()
+        self.url = server.url
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": auth["username"], "password": auth["password"],
+            "domain": {"name": auth.get("user_domain_name", "Default")}}}},
+            "scope": {"project": {"name": auth["project_name"],
+                                  "domain": {"name": auth.get("project_domain_name", "Default")}}}}}
+        r = httpx.post(self.url + "/identity/v3/auth/tokens", json=body)
+        r.raise_for_status()
+        self.token = r.headers["x-subject-token"]
+        self.project = r.json()["token"]["project"]["id"]
+
+    @property
+    def c(self):
+        if not hasattr(self.local, "c"):  # one keep-alive connection per client thread
+            self.local.c = httpx.Client(base_url=self.url, headers={"X-Auth-Token": self.token}, timeout=300)
+        return self.local.c
+
+
+def wait(fn, until, timeout=120, every=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if until(v):
+            return v
+        time.sleep(every)
+    raise TimeoutError(f"timed out waiting: last {v}")
+
+
+def bench_servers(api, args, server, network):
+    flavors = api.c.get("/compute/v2.1/flavors/detail").json()["flavors"]
+    flavor = min(flavors, key=lambda f: (f["ram"], f["vcpus"]))
+    image = api.c.get("/image/v2/images", params={"name": "busybox"}).json()["images"][0]["id"]
+    net = "none"
+    if network:
+        nets = api.c.get("/network/v2.0/networks").json()["networks"]
+        if not nets:
+            n = api.c.post("/network/v2.0/networks", json={"network": {"name": "bench"}}).json()["network"]
+            api.c.post("/network/v2.0/subnets", json={"subnet": {"network_id": n["id"], "ip_version": 4,
+                                                                 "cidr": "10.77.0.0/16"}})
+            nets = [n]
+        net = [{"uuid": nets[0]["id"]}]
+    rss0, cg0 = rss_kib(server.process.pid), cgroup_usage(server.data_dir) or 0
+
+    def boot(i):
+        t0 = time.monotonic()
+        r = api.c.post("/compute/v2.1/servers", json={"server": {
+            "name": f"bench-{i}", "flavorRef": flavor["id"], "imageRef": image, "networks": net}})
+        r.raise_for_status()
+        sid = r.json()["server"]["id"]
+        t_api = time.monotonic() - t0
+        s = wait(lambda: api.c.get(f"/compute/v2.1/servers/{sid}").json()["server"]["status"],
+                 lambda st: st in ("ACTIVE", "ERROR"))
+        if s != "ACTIVE":
+            raise RuntimeError(f"server {sid} went {s}")
+        return sid, t_api, time.monotonic() - t0
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(args.threads) as pool:
+        results = list(pool.map(boot, range(args.count)))
+    wall = time.monotonic() - t0
+    time.sleep(0.5)
+    rss1, cg1 = rss_kib(server.process.pid), cgroup_usage(server.data_dir)
+    ids = [r[0] for r in results]
+    out = {"flavor": flavor["name"], "network": bool(network), "count": args.count,
+           "post_p50_ms": 1000 * pct([r[1] for r in results], .5),
+           "active_p50_ms": 1000 * pct([r[2] for r in results], .5),
+           "active_p99_ms": 1000 * pct([r[2] for r in results], .99),
+           "active_wall_s": wall,
+           "server_rss_kib_per_instance": (rss1 - rss0) / args.count,
+           "cgroup_kib_per_instance": None if cg1 is None else (cg1 - cg0) / 1024 / args.count}
+
+    def delete(sid):
+        api.c.delete(f"/compute/v2.1/servers/{sid}")
+        wait(lambda: api.c.get(f"/compute/v2.1/servers/{sid}").status_code, lambda c: c == 404)
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(args.threads) as pool:
+        list(pool.map(delete, ids))
+    out["delete_wall_s"] = time.monotonic() - t0
+    return out, flavor, image
+
+
+def bench_image(api, args, tmp):
+    path = Path(tmp) / "random.img"
+    with path.open("wb") as fh:
+        for _ in range(args.image_mib):
+            fh.write(os.urandom(1 << 20))
+    size = path.stat().st_size
+    img = api.c.post("/image/v2/images", json={"name": "bench-blob", "disk_format": "raw",
+                                               "container_format": "bare"}).json()
+    t0 = time.monotonic()
+    with path.open("rb") as fh:
+        def chunks():
+            while b := fh.read(1 << 20):
+                yield b
+        r = api.c.put(f"/image/v2/images/{img['id']}/file", content=chunks(),
+                      headers={"Content-Type": "application/octet-stream"})
+    r.raise_for_status()
+    up = time.monotonic() - t0
+    t0 = time.monotonic()
+    got = 0
+    with api.c.stream("GET", f"/image/v2/images/{img['id']}/file") as r:
+        for b in r.iter_bytes(1 << 20):
+            got += len(b)
+    down = time.monotonic() - t0
+    api.c.delete(f"/image/v2/images/{img['id']}")
+    path.unlink()
+    assert got == size, (got, size)
+    mib = size / (1 << 20)
+    return {"image_mib": mib, "upload_mib_s": mib / up, "download_mib_s": mib / down}
+
+
+def bench_volumes(api, args, flavor, image):
+    base = f"/volume/v3/{api.project}/volumes"
+
+    def vstatus(vid):
+        return api.c.get(f"{base}/{vid}").json()["volume"]["status"]
+
+    creates, vids = [], []
+    for i in range(args.volumes):
+        t0 = time.monotonic()
+        vid = api.c.post(base, json={"volume": {"size": 1, "name": f"bench-v{i}"}}).json()["volume"]["id"]
+        st = wait(lambda v=vid: vstatus(v), lambda s: s in ("available", "error"))
+        creates.append(time.monotonic() - t0)
+        assert st == "available", st
+        vids.append(vid)
+    sid = api.c.post("/compute/v2.1/servers", json={"server": {
+        "name": "bench-attach", "flavorRef": flavor["id"], "imageRef": image, "networks": "none"}}).json()["server"]["id"]
+    wait(lambda: api.c.get(f"/compute/v2.1/servers/{sid}").json()["server"]["status"], lambda s: s == "ACTIVE")
+    attaches, detaches = [], []
+    for vid in vids[:args.attaches]:
+        t0 = time.monotonic()
+        api.c.post(f"/compute/v2.1/servers/{sid}/os-volume_attachments",
+                   json={"volumeAttachment": {"volumeId": vid}}).raise_for_status()
+        wait(lambda v=vid: vstatus(v), lambda s: s in ("in-use", "error"))
+        attaches.append(time.monotonic() - t0)
+    for vid in vids[:args.attaches]:
+        t0 = time.monotonic()
+        api.c.delete(f"/compute/v2.1/servers/{sid}/os-volume_attachments/{vid}").raise_for_status()
+        wait(lambda v=vid: vstatus(v), lambda s: s in ("available", "error"))
+        detaches.append(time.monotonic() - t0)
+    api.c.delete(f"/compute/v2.1/servers/{sid}")
+    wait(lambda: api.c.get(f"/compute/v2.1/servers/{sid}").status_code, lambda c: c == 404)
+    for vid in vids:
+        api.c.delete(f"{base}/{vid}")
+    return {"volume_create_p50_ms": 1000 * pct(creates, .5), "volume_create_p99_ms": 1000 * pct(creates, .99),
+            "attach_p50_ms": 1000 * pct(attaches, .5), "detach_p50_ms": 1000 * pct(detaches, .5)}
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), "?")
+    mem = next(l.split()[1] for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal"))
+    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(int(mem) / (1 << 20), 1),
+            "kernel": platform.release(), "python": platform.python_version()}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--backend", choices=["auto", "local", "simulated"], default="auto")
+    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--image-mib", type=int, default=256)
+    p.add_argument("--volumes", type=int, default=20)
+    p.add_argument("--attaches", type=int, default=10)
+    p.add_argument("--network", action="store_true", help="also a second boot run with a network attached")
+    p.add_argument("--skip", default="", help="comma list of parts to skip: servers,image,volumes")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    out = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "command": " ".join([Path(sys.executable).name, *sys.argv])}
+    with tempfile.TemporaryDirectory(prefix="kumo-bench-compute-") as tmp:
+        server = start(Path(tmp) / "data", args=("--backend", args.backend), timeout=60)
+        try:
+            api = Api(server)
+            out["backend"] = httpx.get(server.url + "/healthz").text[:200]
+            # lift the default quotas (10 instances, 10 volumes) for the run
+            api.c.put(f"/compute/v2.1/os-quota-sets/{api.project}", json={"quota_set": {
+                "instances": -1, "cores": -1, "ram": -1}}).raise_for_status()
+            api.c.put(f"/volume/v3/{api.project}/os-quota-sets/{api.project}", json={"quota_set": {
+                "volumes": -1, "gigabytes": -1}})
+            flavors = api.c.get("/compute/v2.1/flavors/detail").json()["flavors"]
+            flavor = min(flavors, key=lambda f: (f["ram"], f["vcpus"]))
+            image = api.c.get("/image/v2/images", params={"name": "busybox"}).json()["images"][0]["id"]
+            if "servers" not in skip:
+                out["servers"], flavor, image = bench_servers(api, args, server, network=False)
+                if args.network:
+                    out["servers_net"], _, _ = bench_servers(api, args, server, network=True)
+            if "image" not in skip:
+                out["image"] = bench_image(api, args, tmp)
+            if "volumes" not in skip:
+                out["volumes"] = bench_volumes(api, args, flavor, image)
+        finally:
+            server.destroy()
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for section, vals in out.items():
+            if isinstance(vals, dict):
+                print(f"[{section}]")
+                for k, v in vals.items():
+                    print(f"  {k:32} {v:.1f}" if isinstance(v, float) else f"  {k:32} {v}")
+            else:
+                print(f"{section:34} {vals}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
