@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request

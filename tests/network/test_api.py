@@ -73,7 +73,7 @@ def test_fields_filters_sorting_pagination(admin, net):
             break
         marker = page["ports"][-1]["id"]
     assert seen == sorted(names)
-    by_ip = admin.get(f"{N}/ports", params={"fixed_ips": f"ip_address=10.30.0.2"}).json()["ports"]
+    by_ip = admin.get(f"{N}/ports", params={"fixed_ips": "ip_address=10.30.0.2"}).json()["ports"]
     assert len(by_ip) == 1 and by_ip[0]["fixed_ips"][0]["subnet_id"] == sub["id"]
 
 
