@@ -1,8 +1,7 @@
 """A server's networking, through the network service's contract (``kumo.network.internal``).
 
 Ports are allocated in the transaction that creates the server and released with it; addresses
-and interfaces are read from the ports. Without a network service (a build without it), servers
-boot with no networks: only ``auto``, ``none`` and ``[]`` can then be satisfied.
+and interfaces are read from the ports.
 """
 
 from __future__ import annotations
@@ -13,26 +12,11 @@ from kumo.compute.driver import Vif
 from kumo.context import Context
 from kumo.errors import BadRequest, NotFound
 
-try:
-    from kumo.network import internal as _net
-except ImportError:  # pragma: no cover — a build without networking
-    _net = None
-
-
-def available() -> bool:
-    return _net is not None
+from kumo.network import internal as _net
 
 
 def allocate(db: Session, ctx: Context, *, server_id: str, project_id: str, requested,
              security_groups: list[str]) -> None:
-    if _net is None:
-        if requested in (None, "auto", "none") or requested == []:
-            return
-        for item in requested:
-            if item.get("port"):
-                raise BadRequest(f"Port id {item['port']} could not be found.")
-            raise BadRequest(f"Network {item.get('uuid')} could not be found.")
-        return
     if requested == []:
         requested = "none"
     try:
@@ -43,29 +27,26 @@ def allocate(db: Session, ctx: Context, *, server_id: str, project_id: str, requ
 
 
 def release(db: Session, server_id: str) -> None:
-    if _net is not None:
-        _net.release_for_server(db, server_id)
+    _net.release_for_server(db, server_id)
 
 
 def addresses(db: Session, server_ids: list[str]) -> dict[str, dict[str, list[dict]]]:
     """Per server, per network name: ``[{version, addr, OS-EXT-IPS:type, OS-EXT-IPS-MAC:mac_addr}]``."""
-    if _net is None or not server_ids:
-        return {sid: {} for sid in server_ids}
+    if not server_ids:
+        return {}
     return _net.addresses(db, server_ids)
 
 
 def vifs(db: Session, server_id: str) -> tuple[Vif, ...]:
-    return _net.vifs(db, server_id) if _net is not None else ()
+    return _net.vifs(db, server_id)
 
 
 def security_group_ids(db: Session, project_id: str, names: list[str]) -> list[str]:
-    return _net.resolve_security_groups(db, project_id, names) if _net is not None else []
+    return _net.resolve_security_groups(db, project_id, names)
 
 
 def set_port_security_groups(db: Session, server_id: str, group_ids: list[str]) -> None:
     """What add/removeSecurityGroup change: the groups on every port of the server."""
-    if _net is None:
-        return
     for port in _net.server_ports(db, server_id):
         if port.port_security_enabled:
             port.security_group_ids = list(group_ids)
@@ -75,8 +56,6 @@ def set_port_security_groups(db: Session, server_id: str, group_ids: list[str]) 
 # -- the os-security-groups proxy (≤ 2.35): Neutron's groups as Nova shows them -------------------
 
 def _groups():
-    if _net is None:
-        raise NotFound("Security groups need the network service.")
     from kumo.network import security_groups
 
     return security_groups
