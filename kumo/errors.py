@@ -79,6 +79,12 @@ class Conflict(KumoError):
     kind = "Conflict"
 
 
+class Gone(KumoError):
+    status = 410
+    title = "Gone"
+    kind = "Gone"
+
+
 class PayloadTooLarge(KumoError):
     status = 413
     title = "Request Entity Too Large"
@@ -89,6 +95,12 @@ class UnsupportedMediaType(KumoError):
     status = 415
     title = "Unsupported Media Type"
     kind = "UnsupportedMediaType"
+
+
+class RangeNotSatisfiable(KumoError):
+    status = 416
+    title = "Requested Range Not Satisfiable"
+    kind = "RangeNotSatisfiable"
 
 
 class NotImplementedYet(KumoError):

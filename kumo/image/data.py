@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from kumo.db import utcnow
-from kumo.errors import BadRequest, Conflict, Forbidden, KumoError
+from kumo.errors import BadRequest, Conflict, Forbidden, Gone, KumoError, RangeNotSatisfiable
 from kumo.image import store as image_store
 from kumo.image.images import OverLimit, get
 from kumo.image.models import Image
@@ -27,18 +27,6 @@ from kumo.image.models import Image
 log = logging.getLogger("kumo.image")
 
 SIZE_CAP = 1 << 40  # Glance's image_size_cap: 1 TiB
-
-
-class Gone(KumoError):
-    status = 410
-    title = "Gone"
-    kind = "Gone"
-
-
-class RangeNotSatisfiable(KumoError):
-    status = 416
-    title = "Requested Range Not Satisfiable"
-    kind = "RangeNotSatisfiable"
 
 
 def store(cloud) -> image_store.ImageStore:
