@@ -26,6 +26,9 @@ interop: setup ## run a slice of the Tempest target lists: SUITE=identity|comput
 bench: setup ## print the benchmark figures (see docs/benchmarks.md)
 	.venv/bin/python bench/identity.py
 	.venv/bin/python bench/compute.py
+	.venv/bin/python bench/network.py
+	.venv/bin/python bench/trunk.py
+	.venv/bin/python bench/sfc.py
 
 clean:
 	rm -rf .interop build *.egg-info

@@ -174,16 +174,15 @@ def report(out: dict) -> str:
     kc = ks["info"]["cold"] if ks else {}
     rows = []
     if cold:
-        rows.append(("cold start, empty data dir → first /healthz (s)", median_of(cold["empty"], "healthz_s"),
-                     kc.get("empty_s")))
-        rows.append(("cold start, empty data dir → first token (s)", median_of(cold["empty"], "token_s"), None))
-        rows.append(("cold start, existing data dir → first /healthz (s)",
-                     median_of(cold["existing"], "healthz_s"), kc.get("existing_s")))
-        rows.append(("cold start, existing data dir → first token (s)", median_of(cold["existing"], "token_s"),
-                     None))
-    if cold:
-        rows.append(("RSS at first /healthz, existing data dir (MiB)",
-                     median_of(cold["existing"], "rss_healthz_mib"), None))
+        for kind, dir_label in (("empty", "empty data dir"), ("existing", "existing data dir")):
+            rows.append((f"cold start, {dir_label} → first answer, GET /identity/v3 (s)",
+                         median_of(cold[kind], "answer_s"), kc.get(f"{kind}_s")))
+            rows.append((f"cold start, {dir_label} → first token (s)", median_of(cold[kind], "token_s"), None))
+            rows.append((f"cold start, {dir_label} → ready, /healthz 200 (s)", median_of(cold[kind], "healthz_s"),
+                         None))
+            rows.append((f"CPU of the server to its first answer, {dir_label} (s)",
+                         median_of(cold[kind], "cpu_answer_s"), None))
+        rows.append(("RSS at ready, existing data dir (MiB)", median_of(cold["existing"], "rss_healthz_mib"), None))
     rows.append(("RSS idle: started on an empty data dir, no request yet (MiB)", kumo["memory_idle"]["rss_mib"],
                  ks["memory_idle"]["rss_mib"] if ks else None))
     rows.append(("RSS after the load (MiB)", kumo["memory_after"]["rss_mib"],
@@ -254,7 +253,8 @@ def main(argv=None) -> int:
             out["cold"] = kumo_cold_start(args.coldstart_runs,
                                           before=(lambda: loadgen.wait_quiet(args.settle)) if args.settle else None)
             for kind in ("empty", "existing"):
-                log(f"  {kind:8s} " + "  ".join(f"healthz {r['healthz_s']} s token {r['token_s']} s"
+                log(f"  {kind:8s} " + "  ".join(f"answer {r['answer_s']} s token {r['token_s']} s "
+                                               f"ready {r['healthz_s']} s"
                                                for r in out["cold"][kind]))
         t0 = time.monotonic()
         kumo = Kumo(args.url, args.password)

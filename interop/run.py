@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
+import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from interop import discover, install, lists, results, tempest_conf
@@ -53,32 +57,71 @@ def security_settings() -> dict[str, int]:
             "unique_last_password_count": int(INTEROP_SETTINGS["KUMO_UNIQUE_LAST_PASSWORD_COUNT"])}
 
 
+def free_public_cidr() -> str:
+    """A /24 of 172.24.0.0/16 that no address of this host's namespace overlaps, picked at random (two runs
+    at once rarely pick the same; the cloud refuses to expose a range already on the host anyway)."""
+    proc = subprocess.run(["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True, timeout=10,
+                          check=False)
+    used = [ipaddress.ip_network(f"{a['local']}/{a['prefixlen']}", strict=False)
+            for link in json.loads(proc.stdout or "[]") for a in link.get("addr_info", [])]
+    free = [net for net in (ipaddress.ip_network(f"172.24.{n}.0/24") for n in range(16, 255))
+            if not any(net.overlaps(u) for u in used)]
+    if not free:
+        raise SystemExit("interop: no free /24 in 172.24.0.0/16 for the external network")
+    return str(random.choice(free))
+
+
+def _images_have_ssh() -> bool:
+    """The builtin images carry an SSH server when the host has Debian's dropbear-bin (scripts/setup.sh)."""
+    from kumo.image.busybox import DROPBEAR
+
+    if DROPBEAR.is_file():
+        return True
+    log("interop: no dropbear on this host (scripts/setup.sh installs it): the images have no SSH server,"
+        " so Tempest's validation stays off")
+    return False
+
+
+def _backend(url: str) -> str | None:
+    with contextlib.suppress(OSError, ValueError):
+        with urllib.request.urlopen(url + "/healthz", timeout=5) as resp:
+            return json.load(resp).get("backend")
+    return None
+
+
 @contextlib.contextmanager
 def kumo(keep_log: Path | None = None):
-    """``(base_url, admin_password)`` of the cloud under test; a Kumo of our own unless KUMO_URL is set
-    (its log is kept at ``keep_log``)."""
+    """``(base_url, admin_password, validation)`` of the cloud under test; a Kumo of our own unless KUMO_URL
+    is set (its log is kept at ``keep_log``). ``validation``: servers' floating IPs are reachable from here —
+    our own Kumo on the local backend, its external network (a free range) exposed on the host; a Kumo at
+    KUMO_URL when KUMO_RUN_VALIDATION=1 says so."""
     if os.environ.get("KUMO_URL"):
         password = os.environ.get("KUMO_ADMIN_PASSWORD")
         if not password:
             raise SystemExit("interop: KUMO_URL is set but KUMO_ADMIN_PASSWORD is not")
         log(f"interop: targeting the running Kumo at {os.environ['KUMO_URL']}")
-        yield os.environ["KUMO_URL"].rstrip("/"), password
+        yield os.environ["KUMO_URL"].rstrip("/"), password, os.environ.get("KUMO_RUN_VALIDATION") == "1"
         return
     from kumo import testing
 
     data_dir = Path(tempfile.mkdtemp(prefix="kumo-interop-"))
     server = None
+    env = dict(testing.INTEROP_SETTINGS)
+    if os.geteuid() == 0:
+        env.update(KUMO_PUBLIC_CIDR=free_public_cidr(), KUMO_EXPOSE_PUBLIC_NETWORK="true")
     try:
         log("interop: starting Kumo")
-        server = testing.start(data_dir, env=testing.INTEROP_SETTINGS)
-        log(f"interop: Kumo is up at {server.url} (data in {data_dir})")
-        yield server.url, server.password()
+        server = testing.start(data_dir, env=env)
+        validation = os.geteuid() == 0 and _backend(server.url) == "local" and _images_have_ssh()
+        log(f"interop: Kumo is up at {server.url} (data in {data_dir})"
+            + (f"; its external network {env['KUMO_PUBLIC_CIDR']} is reachable from here" if validation else ""))
+        yield server.url, server.password(), validation
     finally:
         if server is not None:
             server.stop()
             with contextlib.suppress(OSError):
                 shutil.copyfile(server.log_path, keep_log or WORK / "kumo.log")
-            testing.wipe(data_dir, testing.INTEROP_SETTINGS)  # instances, mounts, loop devices too
+            testing.wipe(data_dir, env)  # instances, mounts, loop devices, namespaces too
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -133,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     with install.locked(WORK / "runs" / f"{args.suite}.lock", log,
                         f"interop: waiting for another {args.suite} run to finish"):
         ws = workspace(bin_dir, WORK / "runs" / args.suite)
-        with kumo(keep_log=ws / "kumo.log") as (url, password):
+        with kumo(keep_log=ws / "kumo.log") as (url, password, validation):
             facts = discover.facts(url + "/identity/v3", password, **security_settings())
+            facts.run_validation = validation
             (ws / "etc" / "tempest.conf").write_text(tempest_conf.render(facts, ws))
             log(f"interop: wrote {ws / 'etc' / 'tempest.conf'} (services: {', '.join(sorted(facts.types()))})")
             runs_before = results.runs_so_far(ws)

@@ -32,6 +32,9 @@ class CloudFacts:
     lockout_failure_attempts: int = 2
     lockout_duration: int = 5
     unique_last_password_count: int = 2
+    # servers' floating IPs answer SSH from where Tempest runs (a local-backend Kumo exposing its external
+    # network on the host): Tempest then logs into servers with its keypair (see validation())
+    run_validation: bool = False
 
     def types(self) -> set[str]:
         return {entry.get("type") for entry in self.catalog}
@@ -62,6 +65,18 @@ def pick_flavors(flavors: list[dict]) -> tuple[str, str]:
     return _two([str(f["id"]) for f in ordered], "flavor")
 
 
+def validation(facts: CloudFacts) -> dict[str, str]:
+    """Tempest's [validation]: SSH into servers through a floating IP, as root, with the keypair Tempest
+    creates (Kumo's generated keys are RSA), when the cloud's floating IPs are reachable from here."""
+    if not (facts.run_validation and facts.external_networks and facts.has("nova") and facts.has("neutron")):
+        return {"run_validation": "false"}
+    return {"run_validation": "true", "connect_method": "floating", "auth_method": "keypair",
+            "image_ssh_user": "root", "ssh_key_type": "rsa", "ip_version_for_ssh": "4",
+            "security_group": "true", "security_group_rules": "true",
+            # a SYN lost while the floating IP is still being wired is retried after 5 s, not 60
+            "ssh_timeout": "120", "connect_timeout": "5"}
+
+
 def sections(facts: CloudFacts, workspace: Path) -> dict[str, dict[str, str]]:
     """tempest.conf as ``{section: {option: value}}``."""
     network = facts.has("neutron")
@@ -82,7 +97,7 @@ def sections(facts: CloudFacts, workspace: Path) -> dict[str, dict[str, str]]:
                      "user_unique_last_password_count": str(facts.unique_last_password_count)},
         "identity-feature-enabled": {"api_v2": "false", "api_v3": "true", "security_compliance": "true",
                                      "access_rules": "true", "trust": "false"},
-        "validation": {"run_validation": "false"},
+        "validation": validation(facts),
         "service_available": {flag: str(facts.has(flag)).lower() for flag in SERVICE_TYPES},
     }
     conf["service_available"].update(swift="false", horizon="false", placement="false")

@@ -27,7 +27,7 @@ def detect(choice: str = "auto") -> Backend:
     if not shutil.which("nft"):
         missing.append("nftables (nft) not installed")
     from kumo.compute.drivers import local_cgroups
-    from kumo.compute.drivers.local import find_busybox
+    from kumo.compute.drivers.local_host import find_busybox
     if not find_busybox():
         missing.append("no static busybox (Debian busybox-static)")
     if not local_cgroups.available():

@@ -27,6 +27,12 @@ class Settings:
     log_level: str = "info"
     backend: str = "auto"  # auto | local | simulated
     region: str = "RegionOne"
+    # networking
+    public_cidr: str = "172.24.4.0/24"  # the external network "public" made at first start
+    expose_public_network: bool = False  # reach its floating IPs from the host (a veth holding its gateway)
+    # compute: seconds a build waits for its ports to be plugged before ACTIVE (Nova's vif_plugging_timeout;
+    # going ACTIVE anyway after it, as with vif_plugging_is_fatal = False); 0: ACTIVE without waiting
+    vif_plugging_timeout: int = 30
     # identity
     token_expiration: int = 3600  # seconds
     max_active_keys: int = 3  # fernet keys kept on rotation
@@ -62,6 +68,8 @@ def _coerce(name: str, value):
     kind = FIELDS[name].type
     if kind == "int":
         return int(value)
+    if kind == "bool":
+        return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
     if kind == "Path":
         return Path(value).expanduser()
     return str(value)

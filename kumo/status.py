@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 
 import sqlalchemy as sa
@@ -16,6 +17,11 @@ def report(settings: Settings) -> dict:
     try:
         with urllib.request.urlopen(settings.base_url + "/healthz", timeout=2) as resp:
             info.update(json.load(resp), up=True)
+    except urllib.error.HTTPError as exc:  # 503: identity answers while the other services start (or failed)
+        try:
+            info.update(json.load(exc), up=True)
+        except ValueError:
+            pass
     except OSError:
         pass
     if settings.data_dir.exists() and (settings.database_url or (settings.data_dir / "kumo.db").exists()):

@@ -79,7 +79,8 @@ def wipe(data_dir: Path, env: dict | None = None) -> None:
 
 def start(data_dir: Path, port: int | None = None, env: dict | None = None, timeout: float = 30,
           args: tuple[str, ...] = ()) -> Server:
-    """Run ``kumo serve`` in the background; return once ``/healthz`` answers."""
+    """Run ``kumo serve`` in the background; return once ``/healthz`` answers 200: every service started, the
+    builtin images registered (identity answers earlier; ``/healthz`` is 503 until then)."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()

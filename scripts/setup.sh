@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 want=${1:-run}
 PYTHON=${PYTHON:-python3}
 
-debian_packages=(nftables iproute2 busybox-static util-linux e2fsprogs dnsmasq-base)
+debian_packages=(nftables iproute2 busybox-static util-linux e2fsprogs dnsmasq-base dropbear-bin)
+debian_packages+=(clang libbpf-dev bpftool)  # the trunk VLAN program (kumo/network/agent/bpf/vlan.c)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
     for pkg in "${debian_packages[@]}"; do
@@ -31,4 +32,7 @@ if [ ! -e "$stamp" ]; then
     .venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
     .venv/bin/python -m compileall -q kumo >/dev/null  # bytecode once, not at every start
     touch "$stamp"
+fi
+if command -v clang >/dev/null; then  # the eBPF VLAN program for trunk ports, built from its source
+    .venv/bin/python -c "from kumo.network.agent import bpf; bpf.object_file(bpf.SOURCE.parent)" >/dev/null
 fi

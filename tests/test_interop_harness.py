@@ -222,3 +222,29 @@ def test_no_recorded_run_means_everything_failed(tmp_path):
     outcome = results.collect(tmp_path / "bin", tmp_path, [f"{T}.test_a[id-1]"], runs_before=3)
     assert outcome.summary() == "0 passed, 1 failed, 0 skipped"
     assert outcome.not_run == [f"{T}.test_a[id-1]"]
+
+
+def test_validation_only_when_floating_ips_are_reachable_from_here():
+    base = dict(identity_url="u", admin_password="pw", catalog=FULL, flavors=[{"id": "1"}],
+                images=[{"id": "i"}], external_networks=[{"id": "net-pub", "name": "public"}])
+    assert _parse(CloudFacts(**base))["validation"]["run_validation"] == "false"
+    assert _parse(CloudFacts(**{**base, "external_networks": []}, run_validation=True))["validation"][
+        "run_validation"] == "false"
+    conf = _parse(CloudFacts(**base, run_validation=True))["validation"]
+    assert (conf["run_validation"], conf["connect_method"], conf["auth_method"], conf["image_ssh_user"],
+            conf["ssh_key_type"]) == ("true", "floating", "keypair", "root", "rsa")
+
+
+def test_the_external_range_is_free_on_this_host():
+    import ipaddress
+    import json
+    import subprocess
+
+    from interop.run import free_public_cidr
+
+    picked = ipaddress.ip_network(free_public_cidr())
+    assert picked.prefixlen == 24 and picked.subnet_of(ipaddress.ip_network("172.24.0.0/16"))
+    links = json.loads(subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True,
+                                      check=True).stdout)
+    assert not any(picked.overlaps(ipaddress.ip_network(f"{a['local']}/{a['prefixlen']}", strict=False))
+                   for link in links for a in link.get("addr_info", []))

@@ -39,16 +39,9 @@ def current(db: Session, server_id: str) -> InstanceAction | None:
                      .order_by(InstanceAction.id.desc()).limit(1))
 
 
-def start_event(db: Session, server_id: str, event: str) -> None:
-    action = current(db, server_id)
-    if action is not None:
-        action.events = [*action.events, {"event": event, "start_time": utcnow().isoformat(),
-                                          "finish_time": None, "result": None, "traceback": None}]
-        action.updated_at = utcnow()
-
-
-def finish_event(db: Session, server_id: str, event: str, error: str | None = None) -> None:
-    """Close ``event`` on the current action, and the action itself."""
+def finish_event(db: Session, server_id: str, event: str, error: str | None = None, started=None) -> None:
+    """Record ``event`` as done (begun at ``started``, else now) on the current action, and close the
+    action. The worker writes an event once, when it ends: one write transaction per task, not two."""
     action = current(db, server_id)
     if action is None:
         return
@@ -58,7 +51,7 @@ def finish_event(db: Session, server_id: str, event: str, error: str | None = No
         if item["event"] == event and item["finish_time"] is None:
             break
     else:
-        item = {"event": event, "start_time": now.isoformat(), "traceback": None}
+        item = {"event": event, "start_time": (started or now).isoformat(), "traceback": None}
         events.append(item)
     item.update(finish_time=now.isoformat(), result="Error" if error else "Success", traceback=error)
     action.events = events

@@ -12,11 +12,12 @@ import logging
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from kumo.compute import instance_actions, limits, network
+from kumo.compute import instance_actions, limits, network, plugging
 from kumo.compute.driver import BlockDevice, DriverError, InstanceSpec, PowerState
 from kumo.compute.models import BlockDeviceMapping, Server
 from kumo.compute.servers import HOST, TOPIC
@@ -52,12 +53,20 @@ def driver_of(cloud):
 
 # -- building what the driver needs ---------------------------------------------------------------
 
+_boot_images: dict[str, object] = {}  # image id → BootImage: active images' bytes never change
+
+
 def _image_file(cloud, db, server: Server):
+    """The image to boot and its file. Visibility was checked when the server was created; an image
+    deleted since is seen missing (its file is gone), as before."""
     if not server.image_id:
         return None, None
     from kumo.image import internal as images
 
-    image = images.boot_image(cloud, db, server.image_id, server.project_id)
+    image = _boot_images.get(server.image_id)
+    if image is None or not Path(image.path).exists():
+        image = images.boot_image(cloud, db, server.image_id, None)
+        _boot_images[server.image_id] = image
     return image.path, image
 
 
@@ -67,7 +76,8 @@ def _block_device(cloud, db, row: BlockDeviceMapping) -> BlockDevice:
     return volumes.block_device(cloud, db, row.volume_id, row.device)
 
 
-def spec_for(cloud, db, server: Server, flavor: dict | None = None, need_image: bool = True) -> InstanceSpec:
+def spec_for(cloud, db, server: Server, flavor: dict | None = None, need_image: bool = True,
+             rows: list[BlockDeviceMapping] | None = None) -> InstanceSpec:
     import base64
 
     flavor = flavor or server.flavor
@@ -80,7 +90,9 @@ def spec_for(cloud, db, server: Server, flavor: dict | None = None, need_image: 
         except KumoError:
             pass
     devices, root = [], None
-    for row in db.scalars(sa.select(BlockDeviceMapping).where(BlockDeviceMapping.server_id == server.id)):
+    if rows is None:
+        rows = _mappings(db, server.id)
+    for row in rows:
         if row.state in ("detaching", "creating"):
             continue
         if row.boot_index == 0:
@@ -99,53 +111,94 @@ def spec_for(cloud, db, server: Server, flavor: dict | None = None, need_image: 
                         block_devices=tuple(devices), root_device=root, vifs=network.vifs(db, server.id))
 
 
+def _mappings(db, server_id: str) -> list[BlockDeviceMapping]:
+    return list(db.scalars(sa.select(BlockDeviceMapping).where(BlockDeviceMapping.server_id == server_id)))
+
+
+@dataclass
+class Plan:
+    """What one pass of the worker read about a server, in one read transaction."""
+    task: str
+    vm_state: str
+    prior: str = "active"
+    spec: InstanceSpec | None = None
+    snapshot_image: str | None = None
+    waits_for_volume: bool = False  # a root volume still being made from an image
+    boot_volume: bool = False  # a root volume to mark attached when the build is done
+    pending: bool = False  # volumes to attach or detach after the task
+
+
+def _plan(cloud, db, server: Server, task: str) -> Plan:
+    rows = _mappings(db, server.id)
+    plan = Plan(task=task, vm_state=server.vm_state,
+                prior=(server.system_metadata or {}).get("prior_vm_state", "active"),
+                snapshot_image=(server.system_metadata or {}).get("snapshot_image_id"),
+                waits_for_volume=any(r.state == "creating" for r in rows),
+                boot_volume=any(r.boot_index == 0 for r in rows),
+                pending=any(r.state in ("attaching", "detaching") for r in rows))
+    if task in BUILD_TASKS:
+        plan.spec = spec_for(cloud, db, server, rows=rows)
+    elif task in ("powering-on", "rebooting", "rebooting_hard", "rebuilding", "resize_prep"):
+        plan.spec = spec_for(cloud, db, server, need_image=task == "rebuilding", rows=rows)
+    elif task == "resize_reverting":
+        plan.spec = spec_for(cloud, db, server, flavor=server.old_flavor or server.flavor, need_image=False,
+                             rows=rows)
+    return plan
+
+
 # -- the worker -----------------------------------------------------------------------------------
+#
+# One pass over a server costs one read transaction (the server, its mappings, its spec) and, for a
+# task, one write transaction at the end (outcome, instance-action event with the time it started):
+# SQLite has a single writer, so every write transaction a boot saves shortens every other's queue.
 
 def handle(cloud, server_id: str) -> None:
+    plan, error = None, None
     with cloud.db.session(write=False) as db:
         server = db.get(Server, server_id)
         if server is None:
             return
-        task, vm_state = server.task_state, server.vm_state
+        task = server.task_state
+        if task not in (None, "deleting"):
+            try:
+                plan = _plan(cloud, db, server, task)
+            except Exception as exc:  # noqa: BLE001 — the task fails with it, below
+                error = exc
     if task == "deleting":
         return _delete(cloud, server_id)
     if task is None:
         return _attachments(cloud, server_id)
-    event = EVENTS.get(task)
-    with cloud.db.session() as db:
-        instance_actions.start_event(db, server_id, event or task)
+    event = EVENTS.get(task) or task
+    started = utcnow()
     try:
-        outcome = _run_task(cloud, server_id, task, vm_state)
+        if error is not None:
+            raise error
+        outcome = _run_task(cloud, server_id, plan)
     except (DriverError, KumoError, OSError) as exc:
-        return _failed(cloud, server_id, task, event, exc)
+        return _failed(cloud, server_id, task, event, exc, started)
     except Exception as exc:
         log.exception("server %s: %s failed", server_id, task)
-        return _failed(cloud, server_id, task, event, exc)
-    _finish(cloud, server_id, task, event, outcome)
-    _attachments(cloud, server_id)
+        return _failed(cloud, server_id, task, event, exc, started)
+    if outcome.get("_waiting"):
+        return
+    _finish(cloud, server_id, plan, event, outcome, started)
+    if plan.pending:
+        _attachments(cloud, server_id)
 
 
-def _run_task(cloud, server_id: str, task: str, vm_state: str) -> dict:
-    """Drive the driver for ``task``; return the columns to set when it is done."""
+def _run_task(cloud, server_id: str, plan: Plan) -> dict:
+    """Drive the driver for the plan's task; return the columns to set when it is done."""
     driver = driver_of(cloud)
-    with cloud.db.session(write=False) as db:
-        server = db.get(Server, server_id)
-        prior = (server.system_metadata or {}).get("prior_vm_state", "active")
-        if task in BUILD_TASKS:
-            spec = spec_for(cloud, db, server)
-        elif task in ("powering-on", "rebooting", "rebooting_hard", "rebuilding", "resize_prep"):
-            spec = spec_for(cloud, db, server, need_image=task == "rebuilding")
-        elif task == "resize_reverting":
-            spec = spec_for(cloud, db, server, flavor=server.old_flavor or server.flavor, need_image=False)
-        else:
-            spec = None
-        snapshot_image = (server.system_metadata or {}).get("snapshot_image_id")
+    task, spec, prior = plan.task, plan.spec, plan.prior
     running = {"vm_state": "active", "power_state": int(PowerState.RUNNING)}
     if task in BUILD_TASKS:
-        if _await_boot_volume(cloud, server_id):
+        if plan.waits_for_volume and _await_boot_volume(cloud, server_id):
             with cloud.db.session(write=False) as db:
                 spec = spec_for(cloud, db, db.get(Server, server_id))
-        driver.spawn(spec)
+            plan.boot_volume = True
+        driver.spawn(spec)  # idempotent: a build sent back by the plug waiter only checks it runs
+        if spec.vifs and cloud.backend.name == "local" and not cloud.compute_plugs.ready(server_id):
+            return {"_waiting": True}  # ACTIVE once its ports are plugged (plugging.py)
         return {**running, "host": HOST, "launched_at": utcnow(), "progress": 100}
     if task == "powering-off":
         driver.power_off(server_id)
@@ -180,7 +233,7 @@ def _run_task(cloud, server_id: str, task: str, vm_state: str) -> dict:
         driver.resize(spec)
         return {"vm_state": "stopped" if prior == "stopped" else "active", "_revert": True}
     if task == "image_snapshot":
-        return _snapshot(cloud, driver, server_id, snapshot_image)
+        return _snapshot(cloud, driver, server_id, plan.snapshot_image)
     raise DriverError(f"unknown task {task}")
 
 
@@ -226,7 +279,8 @@ def _snapshot(cloud, driver, server_id: str, image_id: str | None) -> dict:
     return {"_snapshot_done": True}
 
 
-def _finish(cloud, server_id: str, task: str, event: str | None, outcome: dict) -> None:
+def _finish(cloud, server_id: str, plan: Plan, event: str, outcome: dict, started) -> None:
+    task = plan.task
     with cloud.db.session() as db:
         server = db.get(Server, server_id)
         if server is None or server.task_state != task:
@@ -243,7 +297,7 @@ def _finish(cloud, server_id: str, task: str, event: str | None, outcome: dict) 
         if outcome.pop("_snapshot_done", False) or task == "image_snapshot":
             server.system_metadata = {k: v for k, v in (server.system_metadata or {}).items()
                                       if k != "snapshot_image_id"}
-        if task in BUILD_TASKS:
+        if task in BUILD_TASKS and plan.boot_volume:
             _boot_volume_attached(cloud, db, server)
         for key, value in outcome.items():
             setattr(server, key, value)
@@ -251,7 +305,7 @@ def _finish(cloud, server_id: str, task: str, event: str | None, outcome: dict) 
         server.updated_at = utcnow()
         if server.vm_state != "error":
             server.fault = None
-        instance_actions.finish_event(db, server_id, event or task)
+        instance_actions.finish_event(db, server_id, event, started=started)
 
 
 def _boot_volume_attached(cloud, db, server: Server) -> None:
@@ -264,10 +318,11 @@ def _boot_volume_attached(cloud, db, server: Server) -> None:
         row.state = "attached"
 
 
-def _failed(cloud, server_id: str, task: str, event: str | None, exc: BaseException) -> None:
+def _failed(cloud, server_id: str, task: str, event: str, exc: BaseException, started=None) -> None:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     log.warning("server %s: %s failed: %s", server_id, task, message)
     if task in BUILD_TASKS:
+        cloud.compute_plugs.forget(server_id)
         try:
             driver_of(cloud).destroy(server_id)  # leave nothing half-built behind
         except Exception:
@@ -286,13 +341,15 @@ def _failed(cloud, server_id: str, task: str, event: str | None, exc: BaseExcept
         server.fault = {"code": 500, "message": message[:255], "created": utcnow().isoformat(),
                         "details": "".join(traceback.format_exception(exc))[-4000:]}
         server.updated_at = utcnow()
-        instance_actions.finish_event(db, server_id, event or task, error=message)
+        instance_actions.finish_event(db, server_id, event, error=message, started=started)
 
 
 def _delete(cloud, server_id: str) -> None:
     driver = driver_of(cloud)
+    cloud.compute_plugs.forget(server_id)
     with cloud.db.session(write=False) as db:
         rows = list(db.scalars(sa.select(BlockDeviceMapping).where(BlockDeviceMapping.server_id == server_id)))
+        connected = [row.volume_id for row in rows if row.state != "creating"]  # not the volume service's
         devices = []
         for row in rows:
             if row.state in ("attached", "detaching"):
@@ -306,6 +363,8 @@ def _delete(cloud, server_id: str) -> None:
         except Exception:  # noqa: BLE001 — the instance is going away anyway
             log.warning("server %s: detaching %s before delete failed", server_id, device.volume_id)
     driver.destroy(server_id)
+    for volume_id in connected:
+        _release_device(cloud, server_id, volume_id)
     with cloud.db.session() as db:
         server = db.get(Server, server_id)
         if server is None:
@@ -366,6 +425,8 @@ def _attachments(cloud, server_id: str) -> None:
                 (driver.attach_volume if state == "attaching" else driver.detach_volume)(server_id, device)
             except Exception as exc:  # noqa: BLE001
                 error = exc
+        if (state == "attaching") == (error is not None) and not isinstance(device, Exception):
+            _release_device(cloud, server_id, device.volume_id)  # detached, or the attach failed
         event = "compute_attach_volume" if state == "attaching" else "compute_detach_volume"
         with cloud.db.session() as db:
             row = db.get(BlockDeviceMapping, row_id)
@@ -386,6 +447,17 @@ def _attachments(cloud, server_id: str) -> None:
                 else:
                     row.state = "attached"
             instance_actions.finish_event(db, server_id, event, error=message)
+
+
+def _release_device(cloud, server_id: str, volume_id: str) -> None:
+    """The volume's host device (a loop device) is bound only while an instance uses it; freed before
+    the store shows the volume available, so a new attach never finds it half released."""
+    from kumo.volume import internal as volumes
+
+    try:
+        volumes.release_device(cloud, volume_id)
+    except Exception as exc:  # noqa: BLE001 — freed later by volume delete or the volume reconcile
+        log.warning("server %s: releasing the device of volume %s: %s", server_id, volume_id, exc)
 
 
 # -- start-up -------------------------------------------------------------------------------------
@@ -421,6 +493,7 @@ def on_start(cloud) -> None:
     from kumo.compute import flavors
 
     cloud.compute_driver = make_driver(cloud)
+    cloud.compute_plugs = plugging.Waiter(cloud, lambda server_id: cloud.workers.submit(TOPIC, server_id))
     with cloud.db.session() as db:
         flavors.seed(db)
     cloud.workers.register(TOPIC, lambda key, payload: handle(cloud, key))

@@ -37,8 +37,24 @@ def addresses(db: Session, server_ids: list[str]) -> dict[str, dict[str, list[di
     return _net.addresses(db, server_ids)
 
 
+def interfaces(db: Session, server_id: str) -> list[dict]:
+    """The server's ports as Nova's os-interface shows them."""
+    from kumo.network import ipam
+
+    return [{"port_id": p.id, "net_id": p.network_id, "mac_addr": p.mac_address, "port_state": p.status,
+             "fixed_ips": ipam.fixed_ips(db, p.id)} for p in _net.server_ports(db, server_id)]
+
+
 def vifs(db: Session, server_id: str) -> tuple[Vif, ...]:
     return _net.vifs(db, server_id)
+
+
+def plugged_servers(db: Session, server_ids: list[str]) -> set[str]:
+    return _net.plugged_servers(db, server_ids)
+
+
+def wake_agent(cloud) -> None:
+    _net.wake_agent(cloud)
 
 
 def security_group_ids(db: Session, project_id: str, names: list[str]) -> list[str]:

@@ -37,6 +37,8 @@ policy = Policy({
     "os_compute_api:os-instance-actions:list": PROJECT_READER,
     "os_compute_api:os-instance-actions:events": ADMIN_OR_SYSTEM_READER,
     "os_compute_api:os-volumes-attachments:index": PROJECT_READER,
+    "os_compute_api:os-attach-interfaces:list": PROJECT_READER,
+    "os_compute_api:os-attach-interfaces:show": PROJECT_READER,
     "os_compute_api:os-volumes-attachments:create": PROJECT_MEMBER,
     "os_compute_api:os-volumes-attachments:delete": PROJECT_MEMBER,
     "os_compute_api:os-security-groups:list": PROJECT_READER,

@@ -187,7 +187,8 @@ def create(cloud, db: Session, ctx: Context, req: BootRequest) -> tuple[list[Ser
         raise BadRequest("The requested availability zone is not available")
     check_user_data(req.user_data)
     access_v4, access_v6 = check_access_ips(req.access_ipv4, req.access_ipv6)
-    limits.check_metadata(db, project_id, req.metadata)
+    if req.metadata:
+        limits.check_metadata(db, project_id, req.metadata)
     key_data = None
     if req.key_name:
         try:
@@ -233,7 +234,9 @@ def create(cloud, db: Session, ctx: Context, req: BootRequest) -> tuple[list[Ser
 def _reserve(db: Session, project_id: str, flavor, min_count: int, max_count: int) -> int:
     """Reserve quota for as many servers as fit between min_count and max_count (Nova's behaviour);
     when not even min_count fit, the error names what ran out for min_count."""
-    count = max(min(max_count, limits.headroom(db, project_id, flavor.vcpus, flavor.ram)), min_count)
+    count = min_count
+    if max_count > min_count:  # as many as fit, and at least min_count (then failing on what ran out)
+        count = max(min(max_count, limits.headroom(db, project_id, flavor.vcpus, flavor.ram)), min_count)
     limits.reserve(db, project_id, count, flavor.vcpus * count, flavor.ram * count)
     return count
 

@@ -36,8 +36,9 @@ def parse_sort(pairs: list[tuple[str, str]], columns: dict, default: list[tuple[
 
 
 def paginate(db: Session, query: sa.Select, model, columns: dict, sort: list[tuple[str, bool]],
-             limit: int | None = None, marker: str | None = None, marker_error=None) -> list:
-    """Rows of ``query`` (selecting ``model``) in ``sort`` order, after ``marker``, at most ``limit``."""
+             limit: int | None = None, marker: str | None = None, marker_error=None, rows: bool = False) -> list:
+    """Rows of ``query`` (selecting ``model``) in ``sort`` order, after ``marker``, at most ``limit``;
+    ``rows``: the query selects columns of ``model``'s table, and Core rows are returned (no ORM objects)."""
     pk = sa.inspect(model).primary_key[0]
     keys = [SortKey(columns[name], desc) for name, desc in sort]
     if not any(k.column is pk for k in keys):
@@ -66,7 +67,7 @@ def paginate(db: Session, query: sa.Select, model, columns: dict, sort: list[tup
         if limit < 0:
             raise BadRequest("Limit must be a non-negative integer.")
         query = query.limit(limit)
-    return list(db.scalars(query))
+    return list(db.connection().execute(query)) if rows else list(db.scalars(query))
 
 
 def parse_limit(value: str | None, maximum: int | None = None) -> int | None:

@@ -20,6 +20,18 @@ def group_ids_of(db: Session, user_id: str) -> list[str]:
     return list(db.scalars(sa.select(Membership.group_id).where(Membership.user_id == user_id)))
 
 
+def policy_target(db: Session, actor_type: str, actor_id: str, target_type: str, target_id: str) -> dict:
+    """What the grant policies look at: the domain of the target (a project's domain, or the domain itself)
+    and the domain of the actor (user or group); None where there is none (the system) or the row is gone."""
+    if target_type == "project":
+        project = db.get(Project, target_id)
+        domain_id = project.domain_id if project is not None else None
+    else:
+        domain_id = target_id if target_type == "domain" else None
+    actor = db.get(ACTORS[actor_type], actor_id) if actor_type in ACTORS else None
+    return {"domain_id": domain_id, "actor_domain_id": actor.domain_id if actor is not None else None}
+
+
 def ancestors(db: Session, project: Project) -> list[Project]:
     chain, seen = [], {project.id}
     parent_id = project.parent_id

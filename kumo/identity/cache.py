@@ -36,6 +36,7 @@ def _identity_tables() -> set[str]:
 
 
 _BUMP = sa.text("UPDATE identity_revision SET value = value + 1 WHERE id = 1")
+_READ = "SELECT value FROM identity_revision WHERE id = 1"
 
 
 def ensure_counter(db: Session) -> None:
@@ -49,7 +50,8 @@ def current(db: Session) -> int:
     except by this session's own writes, which bump it and clear the memo)."""
     value = db.info.get("identity_revision")
     if value is None:
-        value = db.execute(sa.text("SELECT value FROM identity_revision WHERE id = 1")).scalar() or 0
+        # straight to the connection (no ORM statement to build): this read precedes every cached validation
+        value = db.connection().exec_driver_sql(_READ).scalar() or 0
         db.info["identity_revision"] = value
     return value
 

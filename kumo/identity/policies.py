@@ -5,7 +5,7 @@ The admin role in any scope is the cloud admin (Keystone's legacy
 members of a project see that project; a domain-scoped reader reads its domain.
 """
 
-from kumo.policy import (ADMIN_OR_SYSTEM_READER, Policy, admin, any_of, authenticated, domain_reader,
+from kumo.policy import (ADMIN_OR_SYSTEM_READER, Policy, admin, all_of, any_of, authenticated, domain_reader,
                          in_domain, in_project, owner)
 
 def _project_domain_is_target(ctx, target) -> bool:
@@ -13,6 +13,9 @@ def _project_domain_is_target(ctx, target) -> bool:
 
 
 READ_IN_DOMAIN = any_of(ADMIN_OR_SYSTEM_READER, domain_reader("domain_id"))
+# Keystone's grant readers: a domain reader whose domain is both the target's (the project's or the domain
+# itself) and the actor's (the user's or the group's)
+READ_GRANTS = any_of(ADMIN_OR_SYSTEM_READER, all_of(domain_reader("domain_id"), in_domain("actor_domain_id")))
 ADMIN = admin
 
 policy = Policy({
@@ -48,7 +51,7 @@ policy = Policy({
     "identity:get_role": ADMIN_OR_SYSTEM_READER, "identity:list_roles": READ_IN_DOMAIN,
     "identity:create_role": ADMIN, "identity:update_role": ADMIN, "identity:delete_role": ADMIN,
     "identity:implied_roles": ADMIN_OR_SYSTEM_READER, "identity:update_implied_roles": ADMIN,
-    "identity:list_grants": READ_IN_DOMAIN, "identity:check_grant": READ_IN_DOMAIN,
+    "identity:list_grants": READ_GRANTS, "identity:check_grant": READ_GRANTS,
     "identity:create_grant": ADMIN, "identity:revoke_grant": ADMIN,
     "identity:list_role_assignments": READ_IN_DOMAIN,
     # application credentials and access rules

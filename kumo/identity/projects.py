@@ -16,6 +16,10 @@ FILTERS = {"name": Project.name, "domain_id": Project.domain_id, "enabled": Proj
            "parent_id": Project.parent_id}
 
 
+# Keystone's max_project_tree_depth: projects under a domain nest at most this deep (top-level projects: 1)
+MAX_PROJECT_TREE_DEPTH = 5
+
+
 def get(db: Session, project_id: str) -> Project:
     return get_or_404(db, Project, project_id, "project")
 
@@ -27,9 +31,12 @@ def create(db: Session, *, name: str, domain_id: str, parent_id: str | None = No
         parent = get(db, parent_id)
         if parent.domain_id != domain_id:
             raise BadRequest("Cannot create project, the parent is in another domain.")
-        for ancestor in [parent, *ancestors(db, parent)]:  # as Keystone: the whole branch must be enabled
+        branch = [parent, *ancestors(db, parent)]
+        for ancestor in branch:  # as Keystone: the whole branch must be enabled
             if not ancestor.enabled:
                 raise BadRequest(f"cannot create a project in a branch containing a disabled project: {ancestor.id}")
+        if len(branch) >= MAX_PROJECT_TREE_DEPTH:  # the new project would be one level too deep
+            raise Forbidden(f"Max hierarchy depth reached for {parent_id} branch.")
     else:
         parent_id = None
     if db.scalars(sa.select(Project.id).where(Project.name == name, Project.domain_id == domain_id)).first():

@@ -30,6 +30,8 @@ class TokenData:
     app_cred: ApplicationCredential | None = None
     catalog: list = field(default_factory=list)
     password_expires_at: datetime | None = None
+    # the token's body as rendered, by "with catalog": a cached token is shown again as it was
+    rendered: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def system(self) -> bool:

@@ -7,6 +7,12 @@ links under /bin and /sbin, /etc/passwd, /etc/group, /etc/hostname, empty
 deterministic (fixed times and owners), so restarts store the same bytes. Without
 busybox the images are still registered (a tar holding the marker and the
 skeleton) so the simulated backend and Tempest have images to use.
+
+With Debian's dropbear-bin on the host, the images also hold an SSH server: ``/usr/sbin/dropbear``
+and the shared libraries it loads (at the paths ``ldd`` names), and an ``/etc/rc.local`` (which
+Kumo's init runs at boot) starting it on port 22; host keys are made at the first connection (``-R``),
+so each instance has its own, and the keys the server was given are ``/root/.ssh/authorized_keys``.
+A small ``/usr/bin/lsblk`` lists the disks the instance was given (``/dev/vd?``...), as util-linux would.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import subprocess
 import tarfile
 from pathlib import Path
@@ -26,6 +33,24 @@ from kumo.image.models import Image, ImageProperty
 log = logging.getLogger("kumo.image")
 
 BUSYBOX = Path("/bin/busybox")
+DROPBEAR = Path("/usr/sbin/dropbear")
+RC_LOCAL = b"""#!/bin/sh
+# Kumo's builtin image: an SSH server for the keys the instance was given (/root/.ssh/authorized_keys)
+[ -x /usr/sbin/dropbear ] || exit 0
+mkdir -p /etc/dropbear
+exec /usr/sbin/dropbear -F -E -R -p 22
+"""
+# util-linux's lsblk, for the disks the instance was given (busybox has none; Tempest counts disks with it)
+LSBLK = rb"""#!/bin/sh
+row() { printf '%-8s %7s %2s %14s %2s %-4s %s\n' "$@"; }
+row NAME MAJ:MIN RM SIZE RO TYPE MOUNTPOINTS
+for dev in /dev/vd? /dev/sd? /dev/xvd?; do
+    [ -b "$dev" ] || continue
+    ro=0; [ "$(blockdev --getro "$dev" 2>/dev/null)" = 1 ] && ro=1
+    row "${dev#/dev/}" "$((0x$(stat -c %t "$dev"))):$((0x$(stat -c %T "$dev")))" 0 \
+        "$(blockdev --getsize64 "$dev" 2>/dev/null || echo 0)" "$ro" disk ""
+done
+"""
 NAMES = ("busybox", "busybox-alt")
 MARKER_PROPERTY = "kumo_builtin"
 MTIME = 1_700_000_000
@@ -48,7 +73,22 @@ def applets(busybox: Path = BUSYBOX) -> list[str]:
     return sorted(paths)
 
 
-def build_tar(marker: str, busybox: Path = BUSYBOX) -> bytes:
+def shared_libraries(binary: Path) -> list[Path]:
+    """The loader and every library ``binary`` loads, as ``ldd`` names them (none for a static binary)."""
+    try:
+        out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, timeout=10,
+                             check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found = []
+    for line in out.splitlines():
+        match = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)
+        if match:
+            found.append(Path(match.group(1)))
+    return found
+
+
+def build_tar(marker: str, busybox: Path = BUSYBOX, dropbear: Path = DROPBEAR) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
         def add(name: str, kind=tarfile.REGTYPE, mode=0o644, content: bytes = b"", link: str = ""):
@@ -67,6 +107,21 @@ def build_tar(marker: str, busybox: Path = BUSYBOX) -> bytes:
             add("bin/busybox", mode=0o755, content=busybox.read_bytes())
             for applet in applets(busybox):
                 add(applet, tarfile.SYMTYPE, 0o777, link="busybox" if applet.startswith("bin/") else "../bin/busybox")
+            for folder in ("usr", "usr/bin"):
+                add(folder, tarfile.DIRTYPE, 0o755)
+            add("usr/bin/lsblk", mode=0o755, content=LSBLK)
+        if has_busybox and dropbear.is_file() and os.access(dropbear, os.X_OK):
+            libraries = shared_libraries(dropbear)
+            folders = {"usr/sbin", "etc/dropbear"}
+            for lib in libraries:
+                parts = lib.parts[1:-1]
+                folders |= {"/".join(parts[:i + 1]) for i in range(len(parts))}
+            for folder in sorted(folders):
+                add(folder, tarfile.DIRTYPE, 0o700 if folder == "etc/dropbear" else 0o755)
+            for lib in libraries:
+                add(str(lib)[1:], mode=0o755, content=lib.resolve().read_bytes())
+            add("usr/sbin/dropbear", mode=0o755, content=dropbear.read_bytes())
+            add("etc/rc.local", mode=0o755, content=RC_LOCAL)
         add("etc/passwd", content=b"root:x:0:0:root:/root:/bin/sh\n")
         add("etc/group", content=b"root:x:0:\n")
         add("etc/hostname", content=b"kumo\n")

@@ -13,7 +13,7 @@ from kumo.network.models import Network
 PUBLIC_CIDR = "172.24.4.0/24"  # lives only inside the data plane's namespaces
 
 
-def run(db: Session) -> None:
+def run(db: Session, cidr: str = PUBLIC_CIDR) -> None:
     if db.scalar(sa.select(Network.id).where(Network.external.is_(True))):
         return
     admin = db.scalars(sa.select(Project).where(Project.name == "admin", Project.domain_id == "default")).first()
@@ -21,5 +21,5 @@ def run(db: Session) -> None:
     ctx = Context(user_id="kumo", project_id=owner, roles=frozenset({"admin"}))
     network = networks.create(db, project_id=owner, name="public", external=True, network_type="flat",
                               physical_network="public", description="The outside world, as Kumo sees it")
-    subnets.create(db, ctx, network, project_id=owner, ip_version=4, cidr=PUBLIC_CIDR, name="public-subnet",
+    subnets.create(db, ctx, network, project_id=owner, ip_version=4, cidr=cidr, name="public-subnet",
                    enable_dhcp=False)

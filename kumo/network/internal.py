@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from kumo.compute.driver import Vif
 from kumo.context import Context
-from kumo.errors import BadRequest, Conflict, NotFound
-from kumo.network import ipam, ports, security_groups
+from kumo.errors import BadRequest, Conflict, Forbidden, NotFound
+from kumo.network import ipam, ports, quotas, security_groups
 from kumo.network.models import Network, Port, SecurityGroup, Subnet
 
 COMPUTE_OWNER = "compute:nova"
@@ -55,6 +55,10 @@ def allocate_for_server(db: Session, ctx: Context, *, server_id: str, project_id
             raise Conflict("Multiple possible networks found, use a Network ID to be more specific.")
         requested = [{"uuid": candidates[0].id}]
     group_ids = resolve_security_groups(db, project_id, list(security_group_refs or []))
+    try:  # the ports Nova creates count against the project's Neutron quota, as in Neutron
+        quotas.check(db, project_id, "port", adding=sum(1 for item in requested if not item.get("port")))
+    except Conflict:  # what Nova answers when Neutron says OverQuota
+        raise Forbidden("Maximum number of ports exceeded", kind="PortLimitExceeded") from None
     created = []
     for item in requested:
         if item.get("port"):
@@ -64,6 +68,7 @@ def allocate_for_server(db: Session, ctx: Context, *, server_id: str, project_id
             if port.device_id:
                 raise Conflict(f"Port {port.id} is still in use.")
             port.device_id, port.device_owner = server_id, COMPUTE_OWNER
+            port.binding_host_id = host  # bound to the compute host, as Nova does: the agent plugs it there
         else:
             network = db.get(Network, item.get("uuid"))
             if network is None or not (ctx.is_admin or network.project_id == project_id or network.shared):
@@ -84,8 +89,36 @@ def server_ports(db: Session, server_id: str) -> list[Port]:
                                                  Port.device_owner == COMPUTE_OWNER).order_by(Port.created_at)))
 
 
+def plugged_servers(db: Session, server_ids: list[str]) -> set[str]:
+    """Those of the servers whose ports the agent has plugged (every port administratively up shows
+    ACTIVE): what Nova waits for as ``network-vif-plugged`` before it calls a server ACTIVE."""
+    waiting = set()
+    for device_id, status, admin_up in db.execute(
+            sa.select(Port.device_id, Port.status, Port.admin_state_up)
+            .where(Port.device_id.in_(server_ids), Port.device_owner == COMPUTE_OWNER)):
+        if admin_up and status != "ACTIVE":
+            waiting.add(device_id)
+    return set(server_ids) - waiting
+
+
+def wake_agent(cloud) -> None:
+    """Ask this host's network agent for a pass now (an instance just made its namespace to plug into)."""
+    if cloud.backend.name == "local":
+        from kumo.network.agent import DEFAULT_HOST, TOPIC
+
+        cloud.workers.submit(TOPIC, DEFAULT_HOST)
+
+
 def release_for_server(db: Session, server_id: str) -> None:
+    from kumo.network import trunks
+    from kumo.network.trunk_models import Trunk
     for port in server_ports(db, server_id):
+        trunk_id = db.scalar(sa.select(Trunk.id).where(Trunk.port_id == port.id))
+        if trunk_id:  # a trunk's parent outlives the server, unbound
+            port.device_id = port.device_owner = port.binding_host_id = ""
+            port.status = "DOWN"
+            trunks.parent_unbound(db, trunk_id)
+            continue
         ports.delete(db, port)
 
 

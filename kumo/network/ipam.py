@@ -75,14 +75,37 @@ def in_pools(subnet: Subnet, address) -> bool:
                for p in subnet.allocation_pools)
 
 
-def _candidates(subnet: Subnet, taken: set[str]):
-    for pool in subnet.allocation_pools:
-        ip, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
-        while ip <= end:
-            text = str(ip)
-            if text not in taken and text != subnet.gateway_ip:
-                yield text
-            ip += 1
+# subnet id → the address last handed out automatically there: the next search starts after it, so that a
+# subnet with many ports costs a couple of small queries per allocation, not a read of every address. Only
+# a hint (per process, lost at restart): the (subnet, address) key still decides; past the pools' end the
+# search wraps around to addresses freed meanwhile.
+_cursor: dict[str, int] = {}
+BATCH = 64  # candidates checked per query
+
+
+def _candidates(subnet: Subnet, after: int | None):
+    """Every pool address but the gateway, starting after ``after`` and wrapping around."""
+    ranges = [(int(ipaddress.ip_address(p["start"])), int(ipaddress.ip_address(p["end"])))
+              for p in subnet.allocation_pools]
+    gateway = int(ipaddress.ip_address(subnet.gateway_ip)) if subnet.gateway_ip else None
+    pieces = [(max(lo, after + 1), hi) for lo, hi in ranges if after is not None and hi > after] + \
+        [(lo, hi if after is None else min(hi, after)) for lo, hi in ranges if after is None or lo <= after]
+    address = ipaddress.IPv6Address if subnet.ip_version == 6 else ipaddress.IPv4Address
+    for lo, hi in pieces:
+        for value in range(lo, hi + 1):
+            if value != gateway:
+                yield str(address(value))
+
+
+def _batches(items, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def check_address(subnet: Subnet, address: str) -> str:
@@ -112,22 +135,37 @@ def allocate(db: Session, subnet: Subnet, port: Port, address: str | None = None
             raise Conflict(f"IP address {address} already allocated in subnet {subnet.id}",
                            kind="IpAddressAlreadyAllocated")
         return address
-    taken = set(db.scalars(sa.select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet.id)))
-    for candidate in _candidates(subnet, taken):
-        if _insert(db, subnet, port, candidate):
-            return candidate
+    for batch in _batches(_candidates(subnet, _cursor.get(subnet.id)), BATCH):
+        taken = set(db.scalars(sa.select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet.id,
+                                                                         IPAllocation.ip_address.in_(batch))))
+        for candidate in batch:
+            if candidate not in taken and _insert(db, subnet, port, candidate):
+                if len(_cursor) > 100_000:
+                    _cursor.clear()
+                _cursor[subnet.id] = int(ipaddress.ip_address(candidate))
+                return candidate
     raise Conflict(f"No more IP addresses available on network {subnet.network_id}.",
                    kind="IpAddressGenerationFailure")
 
 
 def _insert(db: Session, subnet: Subnet, port: Port, address: str) -> bool:
+    row = IPAllocation(subnet_id=subnet.id, ip_address=address, port_id=port.id, network_id=subnet.network_id)
+    if not concurrent_writers(db):  # no one else can take it meanwhile: no savepoint needed
+        db.add(row)
+        db.flush()
+        return True
     try:
         with db.begin_nested():
-            db.add(IPAllocation(subnet_id=subnet.id, ip_address=address, port_id=port.id,
-                                network_id=subnet.network_id))
+            db.add(row)
         return True
     except IntegrityError:
         return False
+
+
+def concurrent_writers(db: Session) -> bool:
+    """False on SQLite, where a write transaction holds the database's write lock from its start (``BEGIN
+    IMMEDIATE``): what it has checked is free stays free until it commits."""
+    return db.get_bind().dialect.name != "sqlite"
 
 
 def release(db: Session, port_id: str, subnet_id: str | None = None) -> None:

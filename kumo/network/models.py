@@ -96,11 +96,11 @@ class Port(Standard, Base):
     admin_state_up: Mapped[bool] = mapped_column(default=True)
     status: Mapped[str] = mapped_column(sa.String(16), default="DOWN")
     device_id: Mapped[str] = mapped_column(sa.String(255), default="", index=True)
-    device_owner: Mapped[str] = mapped_column(sa.String(255), default="")
+    device_owner: Mapped[str] = mapped_column(sa.String(255), default="", index=True)
     port_security_enabled: Mapped[bool] = mapped_column(default=True)
     security_group_ids: Mapped[list] = mapped_column(default=list)
     allowed_address_pairs: Mapped[list] = mapped_column(default=list)
-    binding_host_id: Mapped[str] = mapped_column(sa.String(255), default="")
+    binding_host_id: Mapped[str] = mapped_column(sa.String(255), default="", index=True)  # the agent reads by host
     binding_vnic_type: Mapped[str] = mapped_column(sa.String(32), default="normal")
     binding_profile: Mapped[dict] = mapped_column(default=dict)
     binding_vif_type: Mapped[str] = mapped_column(sa.String(32), default="unbound")

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from kumo.context import Context
 from kumo.errors import BadRequest, Conflict, NotFound
+from kumo.network import ipam
 from kumo.network.models import Network, Port, Segment, Subnet
 
 TYPES = ("local", "flat", "vlan", "vxlan")
@@ -81,25 +82,50 @@ def _allocate_segment(db: Session, network: Network, wanted: int | None) -> int 
         _insert_segment(db, network, wanted, f"Unable to create the network. The {kind} {wanted} on physical"
                                              f" network {network.physical_network} is in use.")
         return wanted
-    taken = set(db.scalars(sa.select(Segment.segmentation_id).where(
-        Segment.network_type == kind, Segment.physical_network == (network.physical_network or ""))))
-    candidate = low
-    while candidate <= high:
-        if candidate not in taken and _try_segment(db, network, candidate):
-            return candidate
-        candidate += 1
+    physical = network.physical_network or ""
+    after = _cursor.get((kind, physical), low - 1)
+    order = [(after + 1, high), (low, min(after, high))]  # from the hint on, then wrapping around
+    for start, end in order:
+        for first in range(start, end + 1, BATCH):
+            batch = list(range(first, min(first + BATCH - 1, end) + 1))
+            taken = set(db.scalars(sa.select(Segment.segmentation_id).where(
+                Segment.network_type == kind, Segment.physical_network == physical,
+                Segment.segmentation_id.in_(batch))))
+            for candidate in batch:
+                if candidate not in taken and _try_segment(db, network, candidate, checked=True):
+                    _cursor[(kind, physical)] = candidate
+                    return candidate
     raise Conflict("Unable to create the network. No tenant network is available for allocation.",
                    kind="NoNetworkAvailable")
 
 
-def _try_segment(db: Session, network: Network, number: int) -> bool:
+# (type, physical network) → the segmentation id last allocated: the next search starts after it (a hint per
+# process, so that many networks do not make every create read every segment; the unique key still decides)
+_cursor: dict[tuple[str, str], int] = {}
+BATCH = 64
+
+
+def _try_segment(db: Session, network: Network, number: int, checked: bool = False) -> bool:
+    row = Segment(network_id=network.id, network_type=network.network_type,
+                  physical_network=network.physical_network or "", segmentation_id=number)
+    if not ipam.concurrent_writers(db):  # checked under the database's write lock: no savepoint needed
+        if not checked and _taken(db, network, number):
+            return False
+        db.add(row)
+        db.flush()
+        return True
     try:
         with db.begin_nested():
-            db.add(Segment(network_id=network.id, network_type=network.network_type,
-                           physical_network=network.physical_network or "", segmentation_id=number))
+            db.add(row)
         return True
     except IntegrityError:
         return False
+
+
+def _taken(db: Session, network: Network, number: int) -> bool:
+    return db.scalar(sa.select(Segment.network_id).where(
+        Segment.network_type == network.network_type, Segment.physical_network == (network.physical_network or ""),
+        Segment.segmentation_id == number)) is not None
 
 
 def _insert_segment(db: Session, network: Network, number: int, message: str) -> None:

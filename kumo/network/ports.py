@@ -108,7 +108,7 @@ def create(db: Session, ctx: Context, network: Network, *, project_id: str, name
     port_security = network.port_security_enabled if port_security_enabled is None else port_security_enabled
     network_owned = device_owner.startswith("network:")
     if security_groups_ids is None:
-        groups = [] if (network_owned or not port_security) else [security_groups.default_group(db, project_id).id]
+        groups = [] if (network_owned or not port_security) else [security_groups.default_group_id(db, project_id)]
     else:
         groups = [security_groups.get(db, ctx, gid).id for gid in dict.fromkeys(security_groups_ids)]
     if groups and not port_security:

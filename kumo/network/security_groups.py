@@ -56,6 +56,12 @@ def default_group(db: Session, project_id: str) -> SecurityGroup:
     return group
 
 
+def default_group_id(db: Session, project_id: str) -> str:
+    """The id of the project's ``default`` group (made on first need), without loading the group."""
+    row = db.get(DefaultSecurityGroup, project_id)
+    return row.security_group_id if row is not None else default_group(db, project_id).id
+
+
 def create(db: Session, *, project_id: str, name: str = "", description: str = "", stateful: bool = True,
            ) -> SecurityGroup:
     default_group(db, project_id)

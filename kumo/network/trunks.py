@@ -17,6 +17,7 @@ INHERIT = "inherit"
 VLAN_RANGE = (1, 4094)
 STATUSES = ("DOWN", "BUILD", "ACTIVE", "DEGRADED", "ERROR")
 UPDATABLE = {"name", "description", "admin_state_up"}
+SUBPORT_OWNER = "trunk:subport"  # a subport's device_owner (its device_id: the trunk), as Neutron sets them
 
 
 def not_found(trunk_id: str) -> NotFound:
@@ -130,7 +131,16 @@ def _attach(db: Session, ctx: Context, trunk: Trunk, parent: Port, wanted: list[
                            f" {trunk.id}.", kind="DuplicateSubPort")
         taken.add(key)
         db.add(SubPort(trunk_id=trunk.id, port_id=port.id, segmentation_type=key[0], segmentation_id=key[1]))
+        port.device_owner, port.device_id = SUBPORT_OWNER, trunk.id  # the agent binds it when it plugs it
         db.flush()
+
+
+def _release(db: Session, port_ids: list[str]) -> None:
+    """Subports leaving their trunk: no longer owned, bound or up (as Neutron's trunk driver leaves them)."""
+    for port in db.scalars(sa.select(Port).where(Port.id.in_(port_ids))) if port_ids else []:
+        if port.device_owner == SUBPORT_OWNER:
+            port.device_owner, port.device_id, port.binding_host_id, port.status = "", "", "", "DOWN"
+            port.binding_vif_type = "unbound"
 
 
 def create(db: Session, ctx: Context, project_id: str, item: dict) -> Trunk:
@@ -178,8 +188,20 @@ def remove_subports(db: Session, trunk: Trunk, value) -> Trunk:
                            kind="SubPortNotFound")
     for sub in wanted:
         db.delete(current[sub["port_id"]])
+    _release(db, [sub["port_id"] for sub in wanted])
     db.flush()
     return trunk
+
+
+def parent_unbound(db: Session, trunk_id: str) -> None:
+    """The parent's instance went: the trunk and its subports go ``DOWN``, the subports unbound (as Neutron
+    does when a trunk's parent port loses its binding); they come back when the parent is plugged again."""
+    trunk = db.get(Trunk, trunk_id)
+    trunk.status = "DOWN"
+    subs = [s.port_id for s in subports_of(db, [trunk_id])[trunk_id]]
+    for port in db.scalars(sa.select(Port).where(Port.id.in_(subs))) if subs else []:
+        port.binding_host_id, port.binding_vif_type, port.status = "", "unbound", "DOWN"
+    db.flush()
 
 
 def delete(db: Session, trunk: Trunk) -> None:
@@ -187,6 +209,7 @@ def delete(db: Session, trunk: Trunk) -> None:
     parent = db.get(Port, trunk.port_id)
     if parent is not None and parent.device_id:
         raise Conflict(f"Trunk {trunk.id} is currently in use.", kind="TrunkInUse")
+    _release(db, [s.port_id for s in subports_of(db, [trunk.id])[trunk.id]])
     db.execute(sa.delete(SubPort).where(SubPort.trunk_id == trunk.id))
     db.delete(trunk)
     db.flush()

@@ -80,6 +80,13 @@ def block_device(cloud, db: Session, volume_id: str, device_name: str) -> BlockD
     return BlockDevice(volume_id=volume.id, path=path, device_name=device_name, read_only=bool(volume.read_only))
 
 
+def release_device(cloud, volume_id: str) -> None:
+    """Free the host device ``block_device`` set up (its loop device) once the instance let go of it.
+    Callers do this while the volume is still attached or detaching in the store, so no new attach can
+    be using the device yet."""
+    cloud.volume_driver.disconnect(volume_id)
+
+
 def create_from_image(cloud, db: Session, *, project_id: str, image_id: str, size_gb: int, name: str = "",
                       user_id: str = "") -> str:
     """A new bootable volume (status creating) filled from the image by the volume worker."""

@@ -147,7 +147,7 @@ def test_instance_is_isolated_and_configured(driver, boot):
     assert "lo:" in links and "UP" in links and len(links.strip().splitlines()) == 1, links
     assert run(driver, spec.uuid, "head -c 4 /dev/zero | wc -c; ls /dev").split()[0] == "4"
     assert run(driver, spec.uuid, "echo x > /dev/null; cat /proc/mounts | cut -d' ' -f2 | sort | tr '\\n' ' '") \
-        .split() == ["/", "/dev", "/dev/pts", "/proc", "/run/kumo", "/sys"]
+        .split() == ["/", "/dev", "/dev/pts", "/proc", "/proc/cpuinfo", "/run/kumo", "/sys"]
     # the flavor's limits, on the cgroups the instance's processes are in
     state = json.loads((driver.root / spec.uuid / "state.json").read_text())
     memory = Path(state["cgroups"]["memory"])
@@ -281,22 +281,43 @@ def _still(path: Path) -> bool:
     return path.read_text() == first
 
 
+def _memory(driver, uuid) -> tuple[int, str]:
+    """(memory.usage_in_bytes, memory.soft_limit_in_bytes) of the instance's memory cgroup."""
+    group = Path(json.loads((driver.root / uuid / "state.json").read_text())["cgroups"]["memory"])
+    return (int((group / "memory.usage_in_bytes").read_text()),
+            (group / "memory.soft_limit_in_bytes").read_text().strip())
+
+
 def test_pause_and_suspend_freeze_processes(driver, boot):
     spec = boot()
     counter = _counter(driver, spec.uuid)
     assert _advances(counter)
+    # 8 MiB of file data in the instance's page cache (its upper dir), charged to its memory cgroup
+    run(driver, spec.uuid, "dd if=/dev/zero of=/root/cached bs=1M count=8 2>/dev/null")
+    unlimited = _memory(driver, spec.uuid)[1]
     driver.pause(spec.uuid)
     assert driver.power_state(spec.uuid) == PowerState.PAUSED
     assert _still(counter)
+    paused = _memory(driver, spec.uuid)
+    assert paused[0] >= 8 << 20 and paused[1] == unlimited  # paused: frozen, everything stays in memory
     driver.unpause(spec.uuid)
     assert driver.power_state(spec.uuid) == PowerState.RUNNING
     assert _advances(counter)
     driver.suspend(spec.uuid)
     assert driver.power_state(spec.uuid) == PowerState.SUSPENDED
     assert _still(counter)
+    # suspended: its state saved (the file is on disk, the suspension recorded) and its memory given back
+    usage, soft = _memory(driver, spec.uuid)
+    assert usage <= paused[0] - (6 << 20) and soft == "0", (paused, usage, soft)
+    state = json.loads((driver.root / spec.uuid / "state.json").read_text())
+    assert state["suspended"] and state["released_bytes"] >= 6 << 20
+    assert (driver.root / spec.uuid / "upper" / "root" / "cached").stat().st_size == 8 << 20
+    assert LocalDriver(SimpleNamespace(data_dir=driver.data_dir)).power_state(spec.uuid) == PowerState.SUSPENDED
     driver.resume(spec.uuid)
     assert driver.power_state(spec.uuid) == PowerState.RUNNING
     assert _advances(counter)
+    assert _memory(driver, spec.uuid)[1] == unlimited
+    assert run(driver, spec.uuid, "wc -c < /root/cached").strip() == str(8 << 20)
     # a paused instance still stops (thawed first)
     driver.pause(spec.uuid)
     driver.power_off(spec.uuid)

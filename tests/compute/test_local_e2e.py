@@ -129,3 +129,75 @@ def test_instances_survive_kill_9_and_reset_removes_them(fresh_cloud):
     assert not any(Path(p).exists() for p in state["cgroups"].values())
     assert local_rootfs.mounts_under(Path(data_dir).resolve()) == []
     assert not Path(data_dir).exists()
+
+
+def _loops_of(volume_file: Path) -> list[str]:
+    from kumo.volume.drivers.loop import bound_devices
+
+    return [dev for dev, back in bound_devices() if back == str(volume_file.resolve())]
+
+
+def test_detach_and_delete_release_the_loop_device(cloud, local):
+    """A volume's loop device is bound while an instance has it attached, and freed when Nova detaches
+    it, or deletes the server it was attached to."""
+    conn = cloud.sdk()
+    image = conn.image.find_image("busybox")
+    flavor = conn.compute.find_flavor("m1.tiny")
+    server, volumes = None, []
+    try:
+        server = conn.compute.create_server(name=f"loops-{uuidlib.uuid4().hex[:8]}", image_id=image.id,
+                                            flavor_id=flavor.id, networks="none")
+        for _ in range(2):
+            volumes.append(conn.block_storage.create_volume(size=1, name=f"loops-{uuidlib.uuid4().hex[:8]}"))
+        server = conn.compute.wait_for_server(server, interval=0.05, wait=30)
+        files = [cloud.server.data_dir / "volumes" / f"volume-{v.id}" for v in volumes]
+        for volume in volumes:
+            conn.block_storage.wait_for_status(volume, "available", interval=0.05, wait=30)
+            conn.compute.create_volume_attachment(server, volume_id=volume.id)
+        for volume in volumes:
+            conn.block_storage.wait_for_status(volume, "in-use", interval=0.05, wait=30)
+        assert [len(_loops_of(f)) for f in files] == [1, 1]
+        names = local.exec(server.id, ["ls", "/dev"]).stdout.split()
+        assert "vdb" in names and "vdc" in names, names
+
+        conn.compute.delete_volume_attachment(server, volumes[0].id)
+        conn.block_storage.wait_for_status(volumes[0], "available", interval=0.05, wait=30)
+        assert _loops_of(files[0]) == [] and len(_loops_of(files[1])) == 1
+
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, interval=0.05, wait=30)
+        server = None
+        conn.block_storage.wait_for_status(volumes[1], "available", interval=0.05, wait=30)
+        assert _loops_of(files[1]) == []
+    finally:
+        if server is not None:
+            conn.compute.delete_server(server, ignore_missing=True)
+            conn.compute.wait_for_delete(server, interval=0.1, wait=30)
+        for volume in volumes:
+            conn.block_storage.wait_for_status(volume, "available", interval=0.1, wait=30)
+            conn.block_storage.delete_volume(volume, ignore_missing=True)
+
+
+def test_active_means_plugged(cloud, local):
+    """As Nova waits for network-vif-plugged, a server is ACTIVE only once its port is plugged: the first
+    time the API shows it ACTIVE, the port is ACTIVE and its interface is inside the instance."""
+    conn = cloud.sdk()
+    tag = uuidlib.uuid4().hex[:8]
+    network = conn.network.create_network(name=f"plug-{tag}")
+    server = None
+    try:
+        conn.network.create_subnet(network_id=network.id, ip_version=4, cidr="10.199.77.0/24", name=f"plug-{tag}")
+        image = conn.image.find_image("busybox")
+        flavor = conn.compute.find_flavor("m1.tiny")
+        server = conn.compute.create_server(name=f"plug-{tag}", image_id=image.id, flavor_id=flavor.id,
+                                            networks=[{"uuid": network.id}])
+        server = conn.compute.wait_for_server(server, interval=0.02, wait=60)
+        port = next(conn.network.ports(device_id=server.id))
+        assert port.status == "ACTIVE"
+        links = local.exec(server.id, ["ip", "-o", "link"]).stdout
+        assert port.mac_address in links, links
+    finally:
+        if server is not None:
+            conn.compute.delete_server(server, ignore_missing=True)
+            conn.compute.wait_for_delete(server, interval=0.05, wait=30)
+        conn.network.delete_network(network, ignore_missing=True)

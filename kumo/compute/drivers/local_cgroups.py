@@ -118,6 +118,38 @@ class Cgroups:
         if state.exists():
             _write(state, "THAWED")
 
+    # -- suspend ---------------------------------------------------------------------------
+
+    @staticmethod
+    def release_memory(paths: dict[str, str]) -> int:
+        """What a suspended instance gives back (its processes frozen): the page cache it holds is
+        reclaimed now (dirty pages written back), by briefly capping the group at what its processes
+        map, and its memory is first in line for reclaim (soft limit 0) until ``keep_memory``.
+        Returns the bytes released."""
+        if "memory" not in paths:
+            return 0
+        mem = Path(paths["memory"])
+        before = int((mem / "memory.usage_in_bytes").read_text())
+        stat = dict(line.split() for line in (mem / "memory.stat").read_text().splitlines())
+        keep = int(stat.get("total_rss", 0)) + int(stat.get("total_mapped_file", 0)) + (256 << 10)
+        limit = (mem / "memory.limit_in_bytes").read_text().strip()
+        _write(mem / "memory.soft_limit_in_bytes", "0")
+        if keep < before:
+            try:
+                _write(mem / "memory.limit_in_bytes", str(keep))
+            except OSError as exc:
+                if exc.errno != errno.EBUSY:  # EBUSY: not all of it could go (no swap): what did is gone
+                    raise
+            finally:
+                _write(mem / "memory.limit_in_bytes", limit)
+        return max(0, before - int((mem / "memory.usage_in_bytes").read_text()))
+
+    @staticmethod
+    def keep_memory(paths: dict[str, str]) -> None:
+        """Undo ``release_memory``'s soft limit (resume)."""
+        if "memory" in paths and Path(paths["memory"]).exists():
+            _write(Path(paths["memory"]) / "memory.soft_limit_in_bytes", "-1")
+
     # -- removal ---------------------------------------------------------------------------
 
     @staticmethod

@@ -58,6 +58,21 @@ def readable(fd: int, timeout: float) -> bool:
     return bool(poller.poll(timeout * 1000))
 
 
+def syncfs(path: Path) -> None:
+    """Write back everything dirty on the filesystem holding ``path`` (an instance's upper dir)."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if libc.syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"syncfs {path}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
 def trim_log(log: Path, limit: int = 4 << 20, keep: int = 1 << 20) -> None:
     """Keep a console log from growing without bound: at boot, cut it to its last ``keep`` bytes."""
     try:
@@ -133,3 +148,15 @@ def detach_loop(loop: str, backing: str | None) -> None:
     """Free a loop device this driver set up, if it still serves the same file (never someone else's)."""
     if backing and loop_backing(loop) == backing:
         subprocess.run(["losetup", "-d", loop], capture_output=True)
+
+
+def fresh_uptime() -> list[str]:
+    """``unshare`` options for a time namespace whose boot clock starts near 0: the instance's ``/proc/uptime``
+    counts from its own boot (as a VM's would; Tempest reads it to see a reboot). None without time namespaces."""
+    try:
+        if not os.path.exists("/proc/self/ns/time"):
+            return []
+        with open("/proc/uptime") as fh:
+            return ["--time", "--boottime", str(-int(float(fh.read().split()[0])))]
+    except (OSError, ValueError, IndexError):
+        return []

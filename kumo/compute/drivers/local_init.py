@@ -19,7 +19,9 @@ from pathlib import Path
 
 # Sourced by ``sh -c '. "$0"' <this file> <args>``: $1 = host busybox, $2 = instance dir (upper, work),
 # $3 = its runtime dir on tmpfs (rootfs, run, dev), $4 = lower dir (or root block device), $5 = hostname,
-# $6 = "overlay" | "device", $7... = the instance's cgroup directories
+# $6 = "overlay" | "device", $7... = the instance's cgroup directories. Every command run here is a
+# fork and exec of busybox: a boot's latency is mostly their number, so the mounts below the root
+# are one ``mount -a`` over the instance's ``$3/fstab`` (``fstab``), written by the driver.
 SETUP = r'''
 set -e
 B=$1 I=$2 T=$3 L=$4 H=$5 MODE=$6
@@ -38,12 +40,10 @@ for d in proc sys dev run run/kumo; do
     if [ -L "$R/$d" ] || { [ -e "$R/$d" ] && [ ! -d "$R/$d" ]; }; then $B rm -f "$R/$d"; fi
     [ -d "$R/$d" ] || $B mkdir -m 755 "$R/$d"
 done
-$B mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
-$B mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys"
-$B mount --bind "$T/dev" "$R/dev"
-$B mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$R/dev/pts"
-$B mount --bind "$T/run" "$R/run/kumo"
+$B mount -a -T "$T/fstab"  # /proc, /sys, /dev, /dev/pts and /run/kumo in one go: fstab()
 $B mount -o remount,bind,ro,nodev "$R/run/kumo"
+# the flavor's vcpus in /proc/cpuinfo, as lxcfs shows them (bound from the read-only /run/kumo: read-only too)
+$B mount --bind "$R/run/kumo/cpuinfo" "$R/proc/cpuinfo"
 $B ip link set lo up
 cd "$R"
 $B pivot_root . .
@@ -65,6 +65,23 @@ fi
 [ -x /run/kumo/capdrop ] && exec /run/kumo/capdrop /run/kumo/init "$P"
 exec /run/kumo/init "$P"
 '''
+
+def fstab(runtime: Path) -> str:
+    """The mounts below an instance's root, mounted in order by ``mount -a`` once the root is up and
+    its mount points are checked (real directories, never symlinks out of the instance)."""
+    root = runtime / "rootfs"
+    lines = [("proc", root / "proc", "proc", "nosuid,nodev,noexec"),
+             ("sysfs", root / "sys", "sysfs", "ro,nosuid,nodev,noexec"),
+             (runtime / "dev", root / "dev", "none", "bind"),
+             ("devpts", root / "dev" / "pts", "devpts", "newinstance,ptmxmode=0666,mode=620"),
+             (runtime / "run", root / "run" / "kumo", "none", "bind")]
+    return "".join(f"{_field(a)} {_field(b)} {c} {d} 0 0\n" for a, b, c, d in lines)
+
+
+def _field(value) -> str:
+    """An fstab field: blanks and backslashes as octal escapes, as getmntent reads them."""
+    return "".join(f"\\{ord(ch):03o}" if ch in " \t\n\\" else ch for ch in str(value))
+
 
 INIT = r'''#!/run/kumo/busybox sh
 # Kumo's init for a local instance: relays /dev/console to the console log, reaps every
@@ -174,6 +191,27 @@ def write_run_dir(run: Path, spec, busybox: Path, availability_zone: str = "nova
         user_data.unlink()
     key_text = "".join(k.rstrip("\n") + "\n" for k in keys.values())
     _write(run / "authorized_keys", key_text, 0o600)
+
+
+def write_cpuinfo(path: Path, vcpus: int, host: Path = Path("/proc/cpuinfo")) -> None:
+    """The instance's ``/proc/cpuinfo`` (``/run/kumo/cpuinfo``, bound over it at boot): the host's first
+    ``vcpus`` processors (the last one repeated when the host has fewer), numbered from 0. Rewritten in
+    place, so a resize shows through the mount."""
+    try:
+        blocks = [b for b in host.read_text().split("\n\n") if b.strip()]
+    except OSError:
+        blocks = []
+    blocks = blocks or ["processor\t: 0"]
+    out = []
+    for n in range(max(1, vcpus)):
+        lines = blocks[min(n, len(blocks) - 1)].strip("\n").split("\n")
+        out.append("\n".join(f"processor\t: {n}" if line.startswith("processor") else line for line in lines))
+    text = "\n\n".join(out) + "\n\n"
+    with open(path, "a+") as fh:  # same inode: a mount of it sees the change
+        fh.seek(0)
+        if fh.read() != text:
+            fh.truncate(0)
+            fh.write(text)
 
 
 def _write(path: Path, data, mode: int) -> None:

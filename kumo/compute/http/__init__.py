@@ -4,6 +4,7 @@ from kumo.api.service import ServiceInfo
 from kumo.compute.http import (  # noqa: F401
                                flavors,
                                images,
+                               interfaces,
                                keypairs,
                                misc,
                                quotas,

@@ -21,6 +21,13 @@ AUTH_SCHEMA = {"type": "object", "required": ["auth"],
 
 
 def token_body(call: Call, data: TokenData, with_catalog: bool = True) -> dict:
+    found = data.rendered.get(with_catalog)
+    if found is None:
+        found = data.rendered[with_catalog] = _token_body(data, with_catalog)
+    return found
+
+
+def _token_body(data: TokenData, with_catalog: bool) -> dict:
     user = data.user
     body = {
         "methods": list(data.payload.methods),

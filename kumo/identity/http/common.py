@@ -7,7 +7,7 @@ from datetime import datetime
 from kumo.api import errors
 from kumo.api.routing import Call, Router
 
-router = Router(errors.keystone)
+router = Router(errors.keystone, inline_reads=True)  # its reads: the database and the token cache
 
 FILTER_OPS = ("", "__contains", "__icontains", "__startswith", "__istartswith", "__endswith", "__iendswith",
               "__equals", "__iequals")

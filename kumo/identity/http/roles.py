@@ -117,29 +117,30 @@ def _grant_routes(prefix: str, target_type: str, inherited: bool = False):
         def target_id(call: Call) -> str:
             return SYSTEM_ALL if target_type == "system" else call.params["target_id"]
 
-        def grant_target(call: Call) -> dict:
-            return {"domain_id": call.params.get("target_id") if target_type == "domain" else None}
+        def grant_target(call: Call, actor_type: str) -> dict:
+            return assignments.policy_target(call.db, actor_type, call.params["actor_id"], target_type,
+                                             target_id(call))
 
         def put(call: Call, actor_type=actor_type):
-            policy.enforce(call.ctx, "identity:create_grant", grant_target(call))
+            policy.enforce(call.ctx, "identity:create_grant", grant_target(call, actor_type))
             assignments.grant(call.db, actor_type, call.params["actor_id"], target_type, target_id(call),
                               call.params["role_id"], inherited)
             return Reply(None, status=204)
 
         def check(call: Call, actor_type=actor_type):
-            policy.enforce(call.ctx, "identity:check_grant", grant_target(call))
+            policy.enforce(call.ctx, "identity:check_grant", grant_target(call, actor_type))
             assignments.check_grant(call.db, actor_type, call.params["actor_id"], target_type, target_id(call),
                                     call.params["role_id"], inherited)
             return Reply(None, status=204)
 
         def delete(call: Call, actor_type=actor_type):
-            policy.enforce(call.ctx, "identity:revoke_grant", grant_target(call))
+            policy.enforce(call.ctx, "identity:revoke_grant", grant_target(call, actor_type))
             assignments.revoke(call.db, actor_type, call.params["actor_id"], target_type, target_id(call),
                                call.params["role_id"], inherited)
             return Reply(None, status=204)
 
         def list_(call: Call, actor_type=actor_type):
-            policy.enforce(call.ctx, "identity:list_grants", grant_target(call))
+            policy.enforce(call.ctx, "identity:list_grants", grant_target(call, actor_type))
             found = assignments.grants_on(call.db, actor_type, call.params["actor_id"], target_type,
                                           target_id(call), inherited)
             return {"roles": [render.role(call, r) for r in found], "links": collection_links(call)}

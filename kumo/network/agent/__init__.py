@@ -6,7 +6,8 @@ periodic tick, and runs a first pass at once (which also removes what a crash le
 ``cleanup(data_dir)`` removes everything any agent of a data dir made. Module layout: ``names``
 (what things are called), ``state`` (desired state from the database), ``plumbing`` (netlink),
 ``dhcp`` (dnsmasq), ``firewall`` (nftables security groups), ``l3`` (router namespaces, SNAT,
-floating IPs), ``vxlan`` (tunnels between hosts), ``agent`` (the reconciler), ``wake`` (change hooks).
+floating IPs), ``vxlan`` (tunnels between hosts), ``trunks`` (trunk subports as containers nested in
+instances, over the eBPF VLAN program in ``bpf/``), ``agent`` (the reconciler), ``wake`` (change hooks).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def start(cloud, host: str = DEFAULT_HOST, tick: float = TICK, tunnel_ip: str | 
     from kumo.network.agent import wake
     from kumo.network.agent.agent import Agent
 
-    agent = Agent(cloud.settings.data_dir, cloud.db, host, tunnel_ip=tunnel_ip)
+    agent = Agent(cloud.settings.data_dir, cloud.db, host, tunnel_ip=tunnel_ip,
+                  expose=cloud.settings.expose_public_network)
     cloud.workers.register(TOPIC, lambda key, payload: agent.reconcile())
 
     def poke() -> None:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from kumo.context import Context
 from kumo.errors import KumoError
-from kumo.network.agent import dhcp, firewall, l3, names, plumbing, state, vxlan
+from kumo.network.agent import dhcp, exposure, firewall, l3, names, plumbing, sfc, state, trunks, vxlan
 from kumo.network.models import Network, Port
 
 log = logging.getLogger("kumo.network.agent")
@@ -26,18 +26,23 @@ ADMIN = Context(user_id="kumo-network-agent", roles=frozenset({"admin"}))
 
 
 class Agent:
-    def __init__(self, data_dir: Path, db, host: str = "kumo", tunnel_ip: str | None = None):
+    def __init__(self, data_dir: Path, db, host: str = "kumo", tunnel_ip: str | None = None, expose: bool = False):
         self.data_dir = Path(data_dir).resolve()
         self.db = db
         self.host = host
         self.tunnel_ip = tunnel_ip  # this host's VXLAN endpoint; None: networks stay local to the host
+        self.expose = expose  # external networks reachable from the host's own namespace (exposure.py)
         self.namespace = names.host_namespace(self.data_dir, host)
         self.root = names.run_dir(self.data_dir) / self.namespace
         self.dhcp_root = self.root / "dhcp"
+        self.ra_root = self.root / "ra"  # routers' advertisement daemons (IPv6)
         self._dhcp_up: set[str] = set()
         self._applied: dict[str, tuple] = {}  # link name → the configuration last applied through it
         self._ruleset: str | None = None  # the nft ruleset last applied
+        self.steering = sfc.Steering(self.namespace)  # service function chains (their own nft table)
+        self._sealed: set[str] = set()  # taps held down because no ruleset could be applied (fail closed)
         self._passes = 0
+        self.trunks = trunks.Trunks(self.data_dir, self.namespace, self.root)  # trunk subports, nested containers
         self.pending = False  # ports wait for their instances: look again soon
 
     # -- one pass ---------------------------------------------------------------------------
@@ -63,6 +68,7 @@ class Agent:
             for link in router.interfaces + ([router.gateway] if router.gateway else []):
                 network_owned[link.port_id] = "ACTIVE" if link.port_id in plugged else "DOWN"
         self._record({**statuses, **network_owned}, desired.statuses)
+        self.trunks.record(self.db, desired, self.host, plugged)
         return statuses
 
     def _dhcp_ports(self, desired: state.Desired) -> bool:
@@ -101,12 +107,14 @@ class Agent:
     def _converge(self, desired: state.Desired) -> dict[str, str]:
         if plumbing.ensure_namespace(self.namespace, bridge_netfilter=True):
             self._applied, self._ruleset = {}, None
+            self.steering.forget()
         self._passes += 1
         if self._passes % FULL_CHECK_EVERY == 1:  # now and then, look at everything again (instances, nft)
             self._applied, self._ruleset = {}, None
+            self.steering.forget()
         plugged: dict[str, str] = {}
         self._dhcp_up = set()
-        with plumbing.IPRoute(netns=self.namespace) as ip:
+        with plumbing.netlink(self.namespace, remember=True) as ip:
             existing = plumbing.links(ip)
             wanted_taps = {names.tap(p) for p in desired.ports}
             wanted_dhcp = {names.dhcp_link(n.id) for n in desired.networks.values() if n.dhcp_port}
@@ -130,27 +138,83 @@ class Agent:
             existing = plumbing.links(ip)
             for port in desired.ports.values():
                 tap = names.tap(port.id)
+                up = port.admin_up and tap not in self._sealed
                 config = (str(port.netns), port.ifname, port.mac, port.mtu, tuple(port.addresses),
-                          tuple(sorted(port.gateways.items())), port.admin_up)
+                          tuple(sorted(port.gateways.items())), up)
                 try:
                     plumbing.plug(ip, existing, host_name=tap, temp_name=names.temp(port.id),
                                   bridge_index=bridges[port.network_id], target=str(port.netns), ifname=port.ifname,
-                                  mac=port.mac, mtu=port.mtu, addresses=port.addresses, gateways=port.gateways,
-                                  up=port.admin_up, verified=self._applied.get(tap) == config)
+                                  mac=port.mac, mtu=port.mtu, gateways=port.gateways, up=up,
+                                  addresses=[a for a in port.addresses if a[0] not in port.by_ra],
+                                  verified=self._applied.get(tap) == config)
+                    if self._applied.get(tap) != config and any(":" in a for a, _ in port.addresses):
+                        plumbing.accept_ra(str(port.netns), port.ifname)  # SLAAC and routes by RA, as a VM does
                     plugged[port.id] = tap
                     self._applied[tap] = config
                 except Exception:  # one instance's failure (it went away mid-pass) must not stop the others
                     self._applied.pop(tap, None)
                     log.exception("could not plug port %s", port.id)
+            try:
+                plugged.update(self.trunks.converge(ip, desired, bridges, plugged))
+            except Exception:
+                log.exception("could not set up trunk subports")
             self._converge_dhcp(ip, existing, desired, bridges)
             self._converge_routers(ip, desired, bridges, plugged)
+            if self.expose:
+                try:
+                    exposure.converge(ip, self.namespace, desired, bridges)
+                except Exception:
+                    log.exception("could not expose the external networks on the host")
         rules = firewall.ruleset(desired, plugged)
         text = repr(rules)
         if text != self._ruleset:
             self._ruleset = None
-            firewall.apply(self.namespace, rules)
-            self._ruleset = text
+            try:
+                firewall.apply(self.namespace, rules)
+                self._ruleset = text
+            except Exception:
+                log.exception("security groups not applied in %s: instance ports closed until they are", self.namespace)
+                self._fail_closed(desired, plugged)
+        if self._sealed and self._ruleset is not None:
+            self._unseal(desired, plugged)
+        try:
+            self.steering.converge(self.db.session, desired, plugged)
+        except Exception:  # steering must not stop the rest of the data plane
+            self.steering.forget()
+            log.exception("could not converge service function chains")
         return plugged
+
+    def _fail_closed(self, desired: state.Desired, plugged: dict[str, str]) -> None:
+        """The ruleset did not apply: cut off every port with port security — the lockdown ruleset, or if
+        even that fails, their links held down — and do not report them ACTIVE. The next pass (soon) retries."""
+        ports = {**desired.ports, **desired.subports()}
+        secured = {pid: tap for pid, tap in plugged.items() if pid in ports and ports[pid].security}
+        try:
+            firewall.apply(self.namespace, firewall.lockdown(plugged, desired))
+        except Exception:
+            log.exception("lockdown ruleset not applied in %s: taking the instance ports down", self.namespace)
+            with plumbing.netlink(self.namespace) as ip:
+                existing = plumbing.links(ip)
+                for tap in secured.values():
+                    if tap in existing:
+                        ip.link("set", index=existing[tap]["index"], state="down")
+                    self._sealed.add(tap)
+                    self._applied.pop(tap, None)
+        for pid in secured:
+            del plugged[pid]
+        self.pending = True
+
+    def _unseal(self, desired: state.Desired, plugged: dict[str, str]) -> None:
+        """A ruleset is in place again: bring back up the links ``_fail_closed`` held down."""
+        ports = {**desired.ports, **desired.subports()}
+        wanted_up = {link for pid, link in plugged.items() if pid in ports and ports[pid].admin_up}
+        with plumbing.netlink(self.namespace) as ip:
+            existing = plumbing.links(ip)
+            for tap in self._sealed & wanted_up:
+                if tap in existing:
+                    ip.link("set", index=existing[tap]["index"], state="up")
+                self._applied.pop(tap, None)
+        self._sealed = set()
 
     def _converge_dhcp(self, ip, existing, desired: state.Desired, bridges: dict[str, int]) -> None:
         serving = {n.id: n for n in desired.networks.values() if n.dhcp_port and n.dhcp_port["ips"]}
@@ -161,6 +225,7 @@ class Agent:
         for ns in plumbing.namespaces(self.namespace + "-d"):
             if ns not in wanted_ns:
                 plumbing.remove_namespace(ns)
+                ip.forget()  # its veth's host end went with it
         for net in serving.values():
             ns = names.dhcp_namespace(self.namespace, net.id)
             try:
@@ -191,15 +256,22 @@ class Agent:
 
     def _converge_routers(self, ip, desired: state.Desired, bridges: dict[str, int], plugged: dict[str, str]) -> None:
         wanted = {l3.namespace(self.namespace, rid) for rid in desired.routers}
+        dhcp.stop_all(self.ra_root, keep=set(desired.routers))
         for ns in plumbing.namespaces(self.namespace + "-r"):
             if ns not in wanted:
                 plumbing.remove_namespace(ns)
+                ip.forget()  # its veths' host ends went with it
         existing = plumbing.links(ip)
+        mtus = tuple(sorted((nid, net.mtu) for nid, net in desired.networks.items()))
         for router in desired.routers.values():
+            key, config = f"router:{router.id}", (repr(router), mtus, tuple(sorted(bridges.items())))
             try:
-                for port_id in l3.converge(ip, existing, self.namespace, router, bridges):
+                for port_id in l3.converge(ip, existing, self.namespace, router, bridges, self.ra_root,
+                                           verified=self._applied.get(key) == config):
                     plugged[port_id] = port_id
+                self._applied[key] = config
             except Exception:
+                self._applied.pop(key, None)
                 log.exception("could not set up router %s", router.id)
 
     def _record(self, statuses: dict[str, str], current: dict[str, str]) -> None:
@@ -217,10 +289,13 @@ class Agent:
     def teardown(self) -> None:
         """Remove everything this host's agent made: dnsmasq, DHCP namespaces, the host namespace."""
         self._dhcp_up, self._applied, self._ruleset = set(), {}, None
+        self.steering.forget()
         for network_id in dhcp.served(self.dhcp_root):
             dhcp.stop(self.dhcp_root, network_id)
+        dhcp.stop_all(self.ra_root)
         for ns in plumbing.namespaces(self.namespace + "-"):  # DHCP and router namespaces
             plumbing.remove_namespace(ns)
+        self.trunks.teardown()  # nested containers, the bpffs
         plumbing.remove_namespace(self.namespace)  # its bridges, veths (and their instance ends), nft tables
         shutil.rmtree(self.root, ignore_errors=True)
         try:
@@ -237,6 +312,8 @@ def cleanup(data_dir: Path) -> None:
         for host_dir in root.iterdir():
             for network_id in dhcp.served(host_dir / "dhcp"):
                 dhcp.stop(host_dir / "dhcp", network_id)
+            dhcp.stop_all(host_dir / "ra")
+    trunks.cleanup(data_dir)
     for ns in plumbing.namespaces(names.data_prefix(data_dir)):
         plumbing.remove_namespace(ns)
     shutil.rmtree(root, ignore_errors=True)

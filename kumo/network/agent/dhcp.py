@@ -1,9 +1,15 @@
-"""DHCP: one dnsmasq per network, in its own namespace on the network's bridge, as Neutron's DHCP agent runs it.
+"""DHCP: one dnsmasq per network, in its own namespace on the network's bridge, as Neutron's DHCP agent runs it;
+and router advertisements: one dnsmasq in RA mode per router namespace, where Neutron runs radvd.
 
 Its files live in ``<data_dir>/network/dhcp/<network id>/``: ``hosts`` (MAC → address, one line per
-port), ``opts`` (router, DNS servers, MTU, host routes per subnet), ``args`` (the command line it was
+port and address), ``opts`` (router, DNS servers, MTU, host routes per subnet), ``args`` (the command line it was
 started with), ``pid`` and ``leases``. A change to the hosts or options is a SIGHUP; a change to the
 command line (subnets added or removed) is a restart.
+
+IPv6 follows the subnet's modes as Neutron does: DHCPv6 (only the ports' own addresses) for
+``dhcpv6-stateful`` and, options only, ``dhcpv6-stateless`` subnets (and those with no mode at all), none
+for ``slaac``; RAs from the router's interfaces for subnets with an ``ipv6_ra_mode`` (``advertise``; files in
+``<data_dir>/network/<host ns>/ra/<router id>/``).
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ def _argv(d: Path, net: NetworkWant) -> list[str]:
             f"--dhcp-hostsfile={d / 'hosts'}", f"--dhcp-optsfile={d / 'opts'}", f"--dhcp-leasefile={d / 'leases'}"]
     for i, s in enumerate(net.dhcp_subnets):
         cidr = ipaddress.ip_network(s.cidr)
-        argv.append(f"--dhcp-range=set:subnet{i},{cidr.network_address},static,{cidr.netmask},{LEASE}")
+        mask = cidr.netmask if cidr.version == 4 else cidr.prefixlen  # DHCPv6: only the hosts' own addresses
+        argv.append(f"--dhcp-range=set:subnet{i},{cidr.network_address},static,{mask},{LEASE}")
     return argv
 
 
@@ -45,6 +52,10 @@ def _opts(net: NetworkWant) -> str:
     lines = []
     for i, s in enumerate(net.dhcp_subnets):
         tag = f"tag:subnet{i}"
+        if s.ip_version == 6:  # routes and MTU come by router advertisement
+            if s.dns_nameservers:
+                lines.append(f"{tag},option6:dns-server," + ",".join(f"[{a}]" for a in s.dns_nameservers))
+            continue
         lines.append(f"{tag},option:router" + (f",{s.gateway_ip}" if s.gateway_ip else ""))
         if s.dns_nameservers:
             lines.append(f"{tag},option:dns-server," + ",".join(s.dns_nameservers))
@@ -58,7 +69,7 @@ def _opts(net: NetworkWant) -> str:
 
 
 def _hosts(net: NetworkWant) -> str:
-    return "".join(f"{mac},{ip}\n" for mac, ip in sorted(net.hosts))
+    return "".join(f"{mac},[{ip}]\n" if ":" in ip else f"{mac},{ip}\n" for mac, ip in sorted(net.hosts))
 
 
 def pid_of(d: Path) -> int | None:
@@ -136,6 +147,52 @@ def stop(root: Path, network_id: str) -> None:
     shutil.rmtree(d, ignore_errors=True)
 
 
+def stop_all(root: Path, keep: set[str] = frozenset()) -> None:
+    """Stop every dnsmasq under ``root`` but those of ``keep``."""
+    for name in served(root):
+        if name not in keep:
+            stop(root, name)
+
+
 def served(root: Path) -> list[str]:
     """Networks with a DHCP directory (running or left behind)."""
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+# -- router advertisements ---------------------------------------------------------------------------
+
+RA_INTERVAL = 30  # seconds between unsolicited advertisements (radvd's MinRtrAdvInterval in Neutron's config)
+RA_LIFETIME = 1800  # seconds a host keeps the router as its default route
+RA_FLAGS = {"slaac": "ra-only", "dhcpv6-stateless": "ra-stateless", "dhcpv6-stateful": "static"}
+
+
+def advertise(d: Path, namespace: str, links: list[tuple[str, int, list[tuple[str, str]]]]) -> None:
+    """Router advertisements from a router's namespace, as radvd does for Neutron's L3 agent: one dnsmasq
+    in RA mode for the router's interfaces ``links`` (name, MTU, [(IPv6 cidr, ipv6_ra_mode)]). Per
+    mode, the prefix and flags: slaac → autonomous (A); dhcpv6-stateless → A and "other configuration"
+    (O); dhcpv6-stateful → "managed" (M), the prefix on-link only. It answers no DHCPv6 itself (every
+    client is ignored): the network's DHCP server does that. No links: it stops."""
+    if not links:
+        stop(d.parent, d.name)
+        return
+    d.mkdir(parents=True, exist_ok=True)
+    argv = ["dnsmasq", "--no-hosts", "--no-resolv", "--port=0", "--bind-interfaces", "--except-interface=lo",
+            "--conf-file=/dev/null", "--user=root", "--group=root", f"--pid-file={d / 'pid'}", "--leasefile-ro",
+            "--enable-ra", "--dhcp-ignore=tag:!known"]
+    for name, mtu, prefixes in sorted(links):
+        argv += [f"--interface={name}", f"--ra-param={name},mtu:{mtu},{RA_INTERVAL},{RA_LIFETIME}"]
+        for cidr, mode in sorted(prefixes):
+            net = ipaddress.ip_network(cidr)
+            argv.append(f"--dhcp-range={net.network_address},{RA_FLAGS.get(mode, 'ra-only')},{net.prefixlen},"
+                        f"{LEASE}")  # the prefix's valid lifetime
+    restart = _write(d / "args", "\n".join(argv) + "\n")
+    pid = pid_of(d)
+    if pid is not None and not restart:
+        return
+    if pid is not None:
+        _stop_pid(pid)
+    proc = subprocess.run(["ip", "netns", "exec", namespace, *argv], capture_output=True, text=True, timeout=30,
+                          check=False)
+    if proc.returncode != 0 or pid_of(d) is None:
+        (d / "args").unlink(missing_ok=True)
+        raise DhcpError(f"dnsmasq (router advertisements) in {namespace} did not start: {proc.stderr.strip()[:500]}")

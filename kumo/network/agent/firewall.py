@@ -12,10 +12,15 @@ the input interface is the bridge, so ports are told apart by MAC. Table ``inet 
 Table ``bridge kumo`` does per-port anti-spoofing in prerouting, where the real bridge port is
 known: source MAC, ARP sender and IP source from fixed_ips and allowed_address_pairs; no DHCP or
 router-advertisement servers in instances. Each change rebuilds both tables atomically.
+
+Fail closed: frames from or to an instance port (``tap…``) the applied ruleset does not know are
+dropped, so a port plugged before its rules are in place is closed; if a ruleset cannot be applied,
+the agent applies ``lockdown`` (only ports without port security pass) and reports the ports DOWN.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import subprocess
@@ -56,6 +61,13 @@ def _addr(net) -> object:
 
 
 def _collapse(addresses, version: int) -> list:
+    """The addresses of one version as the fewest prefixes (remembered: a remote group's members are the
+    same for every port of a pass, and usually from one pass to the next). Never mutate the result."""
+    return _collapsed(tuple(addresses), version)
+
+
+@functools.lru_cache(maxsize=4096)
+def _collapsed(addresses: tuple, version: int) -> list:
     nets = []
     for a in addresses:
         try:
@@ -128,6 +140,8 @@ def _port_chains(port: PortWant, desired: Desired) -> list[dict]:
                                                                 _set([130, 131, 132, 135, 136, 134])), ACCEPT]))
     cmds.append(_rule("inet", egress, [match(udp, 17), match(payload("udp", "sport"), 68),
                                        match(payload("udp", "dport"), 67), RETURN]))
+    cmds.append(_rule("inet", egress, [match(udp, 17), match(payload("udp", "sport"), 546),
+                                       match(payload("udp", "dport"), 547), RETURN]))
     cmds.append(_rule("inet", egress, [match(udp, 58), match(payload("icmpv6", "type"),
                                                                _set([130, 131, 132, 133, 135, 136, 143])), RETURN]))
     for gid in port.group_ids:
@@ -173,23 +187,51 @@ def _spoof_chain(port: PortWant) -> list[dict]:
     return cmds
 
 
-def ruleset(desired: Desired, taps: dict[str, str]) -> list[dict]:
-    """The whole ruleset for ``desired`` (``taps``: port id → host-side link name of plugged ports)."""
+def _tables() -> list[dict]:
     cmds: list[dict] = []
     for family in ("inet", "bridge"):  # replace, atomically: add (a no-op if present), delete, build anew
         cmds.append({"add": {"table": {"family": family, "name": names.TABLE}}})
         cmds.append({"delete": {"table": {"family": family, "name": names.TABLE}}})
         cmds.append({"add": {"table": {"family": family, "name": names.TABLE}}})
+    return cmds
+
+
+def _unknown_taps(known: list[str]) -> list[dict]:
+    """Bridge chains that drop every frame from or to an instance port (or trunk subport) this ruleset does
+    not know: a port plugged before its rules are in place (or while they cannot be applied) is closed."""
+    cmds = [_chain("bridge", "prerouting", type="filter", hook="prerouting", prio=-200, policy="accept"),
+            _chain("bridge", "forward", type="filter", hook="forward", prio=0, policy="accept")]
+    for chain, key in (("prerouting", "iifname"), ("forward", "oifname")):
+        for prefix in (names.TAP, names.TRUNK_LINK):
+            expr = [match(meta(key), prefix + "*")]
+            mine = sorted(k for k in known if k.startswith(prefix))
+            if mine:
+                expr.append(match(meta(key), _set(mine), "!="))
+            cmds.append(_rule("bridge", chain, [*expr, DROP]))
+    return cmds
+
+
+def _links(desired: Desired, taps: dict[str, str], open_only: bool = False) -> list[str]:
+    """The host-side links of the plugged instance ports and trunk subports (only those without port
+    security with ``open_only``)."""
+    ports = {**desired.ports, **desired.subports()}
+    return [taps[pid] for pid, p in ports.items() if pid in taps and not (open_only and p.security)]
+
+
+def ruleset(desired: Desired, taps: dict[str, str]) -> list[dict]:
+    """The whole ruleset for ``desired`` (``taps``: port id → host-side link name of plugged ports)."""
+    cmds = _tables()
     cmds.append(_chain("inet", "prerouting", type="filter", hook="prerouting", prio=-300, policy="accept"))
     cmds.append(_chain("inet", "forward", type="filter", hook="forward", prio=0, policy="accept"))
-    cmds.append(_chain("bridge", "prerouting", type="filter", hook="prerouting", prio=-200, policy="accept"))
+    cmds.extend(_unknown_taps(_links(desired, taps)))
     zones = [[names.bridge(nid), names.zone(nid)] for nid in sorted(desired.networks)]
     if zones:
         cmds.append(_rule("inet", "prerouting", [{"mangle": {"key": {"ct": {"key": "zone"}}, "value": {
             "map": {"key": meta("iifname"), "data": {"set": zones}}}}}]))
     cmds.append(_rule("inet", "forward", [match({"ct": {"key": "state"}}, ["established", "related"], "in"), ACCEPT]))
     cmds.append(_rule("inet", "forward", [match({"ct": {"key": "state"}}, "invalid", "in"), DROP]))
-    secured = [p for pid, p in sorted(desired.ports.items()) if p.security and pid in taps]
+    ports = {**desired.ports, **desired.subports()}  # trunk subports: their links (``tk…``) on their bridges
+    secured = [p for pid, p in sorted(ports.items()) if p.security and pid in taps]
     egress_map, ingress_map, spoof_map = [], [], []
     for port in secured:
         key = port.id.replace("-", "")[:16]
@@ -204,6 +246,12 @@ def ruleset(desired: Desired, taps: dict[str, str]) -> list[dict]:
             cmds.append(_rule("inet", "forward", [vmap]))
         cmds.append(_rule("bridge", "prerouting", [{"vmap": {"key": meta("iifname"), "data": {"set": spoof_map}}}]))
     return cmds
+
+
+def lockdown(taps: dict[str, str], desired: Desired) -> list[dict]:
+    """What stands when the full ruleset cannot be applied: ports without port security pass, every
+    other instance port is cut off (no security-group state, so nothing can be allowed by mistake)."""
+    return _tables() + _unknown_taps(_links(desired, taps, open_only=True))
 
 
 def removal() -> list[dict]:

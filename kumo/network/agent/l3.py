@@ -3,16 +3,23 @@
 Each interface is a veth from the router namespace (``qr-<port>``, with the port's MAC and the
 subnet's gateway address) to its network's bridge; the external gateway likewise (``qg-<port>``),
 carrying the floating IPs as /32 addresses and the default route via the external subnet's gateway.
-IPv4 forwarding is on inside. NAT is an ``ip kumo`` nftables table in the router namespace, rebuilt
-in one transaction: floating IPs are DNAT in prerouting and SNAT to themselves in postrouting,
-then everything else leaving through the gateway is SNAT to the gateway address (when SNAT is on).
+IPv4 and IPv6 forwarding are on inside. Interfaces on IPv6 subnets with an ``ipv6_ra_mode`` send
+router advertisements (``dhcp.advertise``), so instances take SLAAC addresses and their default
+route from the router, as from Neutron's radvd. Extra routes carry their own routing protocol id, so
+those the API no longer has are found and removed. NAT is an ``ip kumo`` nftables table in the router
+namespace, rebuilt in one transaction: floating IPs are DNAT in prerouting and SNAT to themselves in
+postrouting, then everything else leaving through the gateway is SNAT to the gateway address (when
+SNAT is on).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import subprocess
+from pathlib import Path
 
-from kumo.network.agent import firewall, names, plumbing
+from kumo.network.agent import dhcp, firewall, names, plumbing
 from kumo.network.agent.state import RouterWant
 
 
@@ -52,13 +59,22 @@ def _nat(router: RouterWant) -> list[dict]:
     return cmds
 
 
-def converge(ip, existing: dict, host_ns: str, router: RouterWant, bridges: dict[str, int]) -> set[str]:
-    """Plug and configure one router; returns the ids of the ports plugged."""
+SYSCTLS = {"ipv4/ip_forward": 1, "ipv6/conf/all/forwarding": 1,  # route both families
+           "ipv6/conf/default/accept_dad": 0}  # link-local addresses usable at once: RAs go out from the start
+
+
+def converge(ip, existing: dict, host_ns: str, router: RouterWant, bridges: dict[str, int],
+             ra_root: Path | None = None, verified: bool = False) -> set[str]:
+    """Plug and configure one router; returns the ids of the ports plugged. With ``ra_root`` (where the
+    router's advertisement daemon keeps its files), IPv6 subnets with an ``ipv6_ra_mode`` get RAs.
+    ``verified``: the caller applied exactly this router before; then, while its namespace and host links
+    stay, the inside of its links, its extra routes and its NAT table are not looked at again."""
     ns = namespace(host_ns, router.id)
     if plumbing.ensure_namespace(ns):
-        subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"],
-                       capture_output=True, timeout=10, check=False)
-    plugged = set()
+        verified = False
+        script = "; ".join(f"echo {v} > /proc/sys/net/{k}" for k, v in SYSCTLS.items())
+        subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", script], capture_output=True, timeout=10, check=False)
+    plugged, advertised = set(), []
     links = [("qr", link) for link in router.interfaces]
     if router.gateway is not None:
         links.append(("qg", router.gateway))
@@ -71,20 +87,41 @@ def converge(ip, existing: dict, host_ns: str, router: RouterWant, bridges: dict
             addresses += [(floating, 32) for _, floating, _ in router.floating]
             if router.gateway_ip:
                 gateways = {4: router.gateway_ip}
+        mtu = plumbing.links(ip)[names.bridge(link.network_id)]["mtu"]
         plumbing.plug(ip, existing, host_name=host_link(kind, link.port_id), temp_name=names.temp(link.port_id),
                       bridge_index=bridges[link.network_id], target=ns, ifname=inner_link(kind, link.port_id),
-                      mac=link.mac, mtu=plumbing.links(ip)[names.bridge(link.network_id)]["mtu"],
-                      addresses=addresses, gateways=gateways)
+                      mac=link.mac, mtu=mtu, addresses=addresses, gateways=gateways, verified=verified)
         plugged.add(link.port_id)
-    _routes(ns, router)
-    firewall.apply(ns, _nat(router))
+        if kind == "qr" and link.advertise:
+            advertised.append((inner_link(kind, link.port_id), mtu, link.advertise))
+    if ra_root is not None:
+        dhcp.advertise(ra_root / router.id, ns, advertised)
+    if not verified:
+        _routes(ns, router)
+        firewall.apply(ns, _nat(router))
     return plugged
 
 
+EXTRA_ROUTES = "77"  # the routing protocol id the router's extra routes carry, so stale ones can be found
+
+
 def _routes(ns: str, router: RouterWant) -> None:
-    for route in router.routes:
-        subprocess.run(["ip", "netns", "exec", ns, "ip", "route", "replace", route["destination"], "via",
-                        route["nexthop"]], capture_output=True, timeout=10, check=False)
+    """Make the router's extra routes exactly ``router.routes``: add or replace the wanted ones, delete
+    those (of either family) no longer in the API."""
+    def ip(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["ip", "netns", "exec", ns, "ip", *argv], capture_output=True, text=True, timeout=10,
+                              check=False)
+
+    wanted = {(str(ipaddress.ip_network(r["destination"], strict=False)), str(ipaddress.ip_address(r["nexthop"])))
+              for r in router.routes}
+    for family in ("-4", "-6"):
+        for entry in json.loads(ip(family, "-j", "route", "show", "proto", EXTRA_ROUTES).stdout or "[]"):
+            dst = {"default": "0.0.0.0/0" if family == "-4" else "::/0"}.get(entry["dst"], entry["dst"])
+            dst = dst if "/" in dst else f"{dst}/{32 if family == '-4' else 128}"
+            if (dst, entry.get("gateway")) not in wanted:
+                ip(family, "route", "del", entry["dst"], "via", entry.get("gateway", ""), "proto", EXTRA_ROUTES)
+    for destination, nexthop in sorted(wanted):
+        ip("route", "replace", destination, "via", nexthop, "proto", EXTRA_ROUTES)
 
 
 def wanted_links(routers: dict[str, RouterWant]) -> set[str]:

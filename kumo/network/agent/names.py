@@ -17,6 +17,9 @@ TAP = "tap"  # tap<port id>: the host end of an instance's veth
 DHCP_LINK = "dh"  # dh<network id>: the host end of a DHCP server's veth
 DHCP_IFNAME = "ns-dhcp"  # its other end, inside the DHCP namespace
 TEMP = "kp"  # kp<port id>: an instance end before it is renamed inside the instance
+TRUNK_LINK = "tk"  # tk<subport id>: a trunk subport's link on its network's bridge
+TRUNK_PEER = "tq"  # tq<subport id>: its peer, where VLAN-tagged frames are pushed and popped
+CONTAINER_LINK = "ct"  # ct<subport id>: inside the instance, the nested container's veth end
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 TABLE = "kumo"  # nft table name (inet and bridge families) inside the host namespace
 
@@ -72,3 +75,23 @@ def instance_netns(data_dir: Path, device_id: str) -> Path | None:
     if not SAFE_ID.match(device_id or ""):
         return None
     return Path(data_dir) / "instances" / device_id / "netns"
+
+
+def trunk_link(port_id: str) -> str:
+    return TRUNK_LINK + _id(port_id)
+
+
+def trunk_peer(port_id: str) -> str:
+    return TRUNK_PEER + _id(port_id)
+
+
+def container_link(port_id: str) -> str:
+    return CONTAINER_LINK + _id(port_id)
+
+
+def container_netns(data_dir: Path, device_id: str, port_id: str) -> Path | None:
+    """A nested container's network namespace handle (a trunk subport's), inside its instance's directory."""
+    instance = instance_netns(data_dir, device_id)
+    if instance is None or not SAFE_ID.match(port_id or ""):
+        return None
+    return instance.parent / "containers" / port_id

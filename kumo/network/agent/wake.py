@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from kumo.db import after_commit
 from kumo.network import models
+from kumo.network.sfc import models as sfc_models
 
 WATCHED = (models.Network, models.Subnet, models.Port, models.IPAllocation, models.SecurityGroup,
-           models.SecurityGroupRule, models.Router, models.FloatingIP)
+           models.SecurityGroupRule, models.Router, models.FloatingIP, sfc_models.FlowClassifier,
+           sfc_models.PortPair, sfc_models.PortPairGroup, sfc_models.PortChain)
 _wakers: dict[str, object] = {}
 _lock = threading.Lock()
 

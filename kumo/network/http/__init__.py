@@ -12,7 +12,7 @@ def on_start(cloud) -> None:
     from kumo.network import bootstrap
 
     with cloud.db.session() as db:
-        bootstrap.run(db)
+        bootstrap.run(db, cloud.settings.public_cidr)
     if cloud.backend.name == "local":  # the data plane: an agent reconciling this host's kernel
         from kumo.network import agent
         agent.start(cloud)

@@ -7,8 +7,9 @@ import sqlalchemy as sa
 from kumo.api.routing import Call
 from kumo.errors import BadRequest
 from kumo.network import networks
-from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, listing,
-                                      owner_for_create, router, scope, standard, take_tags, touch)
+from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, decoded, deleted, fields,
+                                      listing, owner_for_create, raw_select, router, scope, standard, take_tags,
+                                      touch)
 from kumo.network.models import Network, Subnet
 from kumo.network.policies import policy
 
@@ -27,10 +28,12 @@ WRITABLE = {"name", "admin_state_up", "shared", "router:external", "mtu", "port_
             "availability_zone_hints", "project_id", "tenant_id", "is_default", "tags"}
 
 
-def render_many(call: Call, rows: list[Network]) -> list[dict]:
+def render_many(call: Call, rows: list, new: bool = False) -> list[dict]:
+    """Networks (ORM objects, or rows of ``raw_select(Network)``) as Neutron shows them; ``new``: just
+    created, so without subnets."""
     ids = [n.id for n in rows]
     subnets: dict[str, list[str]] = {i: [] for i in ids}
-    if ids:
+    if ids and not new:
         for network_id, subnet_id in call.db.execute(sa.select(Subnet.network_id, Subnet.id)
                                                      .where(Subnet.network_id.in_(ids)).order_by(Subnet.id)):
             subnets[network_id].append(subnet_id)
@@ -39,7 +42,8 @@ def render_many(call: Call, rows: list[Network]) -> list[dict]:
     for n in rows:
         body = {"id": n.id, "name": n.name, "admin_state_up": n.admin_state_up, "status": n.status,
                 "subnets": subnets[n.id], "shared": n.shared, "router:external": n.external, "mtu": n.mtu,
-                "port_security_enabled": n.port_security_enabled, "availability_zone_hints": n.availability_zone_hints,
+                "port_security_enabled": n.port_security_enabled,
+                "availability_zone_hints": decoded(n.availability_zone_hints),
                 "availability_zones": ["nova"], "ipv4_address_scope": None, "ipv6_address_scope": None,
                 "l2_adjacency": True, "is_default": n.is_default, **standard(n)}
         if admin:
@@ -49,8 +53,8 @@ def render_many(call: Call, rows: list[Network]) -> list[dict]:
     return bodies
 
 
-def render(call: Call, network: Network) -> dict:
-    return render_many(call, [network])[0]
+def render(call: Call, network: Network, new: bool = False) -> dict:
+    return render_many(call, [network], new)[0]
 
 
 def _bool(item: dict, key: str, default):
@@ -80,14 +84,14 @@ def create_network(call: Call):
             availability_zone_hints=item.get("availability_zone_hints") or [],
             is_default=_bool(item, "is_default", False))
         take_tags(network, item)
-        return render(call, network)
+        return render(call, network, new=True)
     return bulk_or_single(call, "network", "networks", create_one)
 
 
 @router.get("/v2.0/networks")
 def list_networks(call: Call):
-    query = scope(sa.select(Network), Network, call.ctx, Network.shared.is_(True), Network.external.is_(True))
-    return listing(call, query, Network, COLUMNS, render_many, "networks")
+    query = scope(raw_select(Network), Network, call.ctx, Network.shared.is_(True), Network.external.is_(True))
+    return listing(call, query, Network, COLUMNS, render_many, "networks", raw=True)
 
 
 @router.get("/v2.0/networks/{network_id}")

@@ -7,10 +7,12 @@ import sqlalchemy as sa
 from kumo.api.routing import Call
 from kumo.errors import BadRequest
 from kumo.network import ipam, networks, ports, trunks
-from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, deleted, fields, listing,
-                                      owner_for_create, router, scope, standard, take_tags, touch)
+from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, decoded, deleted, fields,
+                                      isotime, listing, owner_for_create, raw_select, router, scope, take_tags,
+                                      touch)
 from kumo.network.models import IPAllocation, Port
 from kumo.network.policies import policy
+from kumo.network.trunk_models import Trunk
 
 COLUMNS = {"id": Port.id, "name": Port.name, "network_id": Port.network_id, "mac_address": Port.mac_address,
            "admin_state_up": Port.admin_state_up, "status": Port.status, "device_id": Port.device_id,
@@ -24,30 +26,50 @@ WRITABLE = {"name", "network_id", "mac_address", "fixed_ips", "admin_state_up", 
 BINDING = {"binding:host_id", "binding:profile"}
 
 
-def render_many(call: Call, rows: list[Port]) -> list[dict]:
-    ips = ipam.fixed_ips_by_port(call.db, [p.id for p in rows])
-    trunk_details = trunks.details_by_port(call.db, [p.id for p in rows])
+def render_many(call: Call, rows: list, new: bool = False) -> list[dict]:
+    """Ports (ORM objects, or rows of ``raw_select(Port)``) as Neutron shows them; ``new``: just created, so
+    no trunk's parent yet."""
+    ids = [p.id for p in rows]
+    ips = ipam.fixed_ips_by_port(call.db, ids)
+    trunk_details = {} if new else trunks.details_by_port(call.db, _trunk_parents(call, ids))
     admin = call.ctx.is_admin
     bodies = []
-    for p in rows:
+    for p in rows:  # one dict literal per port: a list renders thousands
+        tags = decoded(p.tags)
         body = {"id": p.id, "name": p.name, "network_id": p.network_id, "mac_address": p.mac_address,
-                "admin_state_up": p.admin_state_up, "status": p.status, "device_id": p.device_id,
-                "device_owner": p.device_owner, "fixed_ips": ips[p.id], "security_groups": list(p.security_group_ids),
-                "port_security_enabled": p.port_security_enabled,
-                "allowed_address_pairs": list(p.allowed_address_pairs), "extra_dhcp_opts": list(p.extra_dhcp_opts),
+                "admin_state_up": bool(p.admin_state_up), "status": p.status, "device_id": p.device_id,
+                "device_owner": p.device_owner, "fixed_ips": ips[p.id],
+                "security_groups": list(decoded(p.security_group_ids)),
+                "port_security_enabled": bool(p.port_security_enabled),
+                "allowed_address_pairs": list(decoded(p.allowed_address_pairs)),
+                "extra_dhcp_opts": list(decoded(p.extra_dhcp_opts)),
                 "binding:vnic_type": p.binding_vnic_type, "dns_name": "", "qos_policy_id": None,
-                "propagate_uplink_status": False, **standard(p)}
-        if p.id in trunk_details:
+                "propagate_uplink_status": False, "description": p.description or "",
+                "tags": list(tags) if tags else [], "created_at": isotime(p.created_at),
+                "updated_at": isotime(p.updated_at), "revision_number": p.revision_number,
+                "project_id": p.project_id, "tenant_id": p.project_id}  # = standard(p)
+        if trunk_details and p.id in trunk_details:
             body["trunk_details"] = trunk_details[p.id]
         if admin:
-            body.update({"binding:host_id": p.binding_host_id, "binding:profile": p.binding_profile,
-                         "binding:vif_type": p.binding_vif_type, "binding:vif_details": p.binding_vif_details})
+            body["binding:host_id"] = p.binding_host_id
+            body["binding:profile"] = decoded(p.binding_profile)
+            body["binding:vif_type"] = p.binding_vif_type
+            body["binding:vif_details"] = decoded(p.binding_vif_details)
         bodies.append(body)
     return bodies
 
 
-def render(call: Call, port: Port) -> dict:
-    return render_many(call, [port])[0]
+def _trunk_parents(call: Call, ids: list[str]) -> list[str]:
+    """Those of ``ids`` that are a trunk's parent port: for a long list, every parent (there are few trunks)
+    intersected with it, rather than a query naming thousands of ports."""
+    if len(ids) <= 50:
+        return ids
+    parents = set(call.db.scalars(sa.select(Trunk.port_id)))
+    return [i for i in ids if i in parents] if parents else []
+
+
+def render(call: Call, port: Port, new: bool = False) -> dict:
+    return render_many(call, [port], new)[0]
 
 
 def _fixed_ips_filter(call: Call, query):
@@ -96,14 +118,14 @@ def create_port(call: Call):
                                                                 if k.startswith("binding:")},
             extra_dhcp_opts=item.get("extra_dhcp_opts") or [])
         take_tags(port, item)
-        return render(call, port)
+        return render(call, port, new=True)
     return bulk_or_single(call, "port", "ports", create_one)
 
 
 @router.get("/v2.0/ports")
 def list_ports(call: Call):
-    query = _security_groups_filter(call, _fixed_ips_filter(call, scope(sa.select(Port), Port, call.ctx)))
-    return listing(call, query, Port, COLUMNS, render_many, "ports")
+    query = _security_groups_filter(call, _fixed_ips_filter(call, scope(raw_select(Port), Port, call.ctx)))
+    return listing(call, query, Port, COLUMNS, render_many, "ports", raw=True)
 
 
 @router.get("/v2.0/ports/{port_id}")
