@@ -370,7 +370,7 @@ def _delete(cloud, server_id: str) -> None:
         if server is None:
             return
         _release_volumes(cloud, db, server_id)
-        network.release(db, server_id)
+        network.release(db, server)
         old = server.old_flavor or server.flavor
         new = server.flavor
         limits.release(db, server.project_id, 1, max(old.get("vcpus", 0), new.get("vcpus", 0)),

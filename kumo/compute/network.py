@@ -26,8 +26,11 @@ def allocate(db: Session, ctx: Context, *, server_id: str, project_id: str, requ
         raise BadRequest(exc.message) from None
 
 
-def release(db: Session, server_id: str) -> None:
-    _net.release_for_server(db, server_id)
+def release(db: Session, server) -> None:
+    """The ports Nova created go with the server; those the user passed in stay, unbound (Nova's
+    ``preserve_on_delete``)."""
+    passed_in = {item["port"] for item in server.networks if isinstance(item, dict) and item.get("port")}
+    _net.release_for_server(db, server.id, preserve=passed_in)
 
 
 def addresses(db: Session, server_ids: list[str]) -> dict[str, dict[str, list[dict]]]:

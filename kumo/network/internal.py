@@ -109,15 +109,18 @@ def wake_agent(cloud) -> None:
         cloud.workers.submit(TOPIC, DEFAULT_HOST)
 
 
-def release_for_server(db: Session, server_id: str) -> None:
+def release_for_server(db: Session, server_id: str, preserve: set[str] = frozenset()) -> None:
+    """Delete the server's ports, but for those in ``preserve`` (passed in by the user) and trunk parents,
+    which outlive the server, unbound."""
     from kumo.network import trunks
     from kumo.network.trunk_models import Trunk
     for port in server_ports(db, server_id):
         trunk_id = db.scalar(sa.select(Trunk.id).where(Trunk.port_id == port.id))
-        if trunk_id:  # a trunk's parent outlives the server, unbound
+        if trunk_id or port.id in preserve:
             port.device_id = port.device_owner = port.binding_host_id = ""
             port.status = "DOWN"
-            trunks.parent_unbound(db, trunk_id)
+            if trunk_id:
+                trunks.parent_unbound(db, trunk_id)
             continue
         ports.delete(db, port)
 

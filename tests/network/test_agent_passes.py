@@ -6,7 +6,9 @@ from __future__ import annotations
 import subprocess
 import uuid
 
-from .test_dataplane import plane, pytestmark, template  # noqa: F401 (fixtures, skip marks)
+from .plane import NEEDS_ROOT
+
+pytestmark = NEEDS_ROOT
 
 
 def test_link_dump_reads_what_pyroute2_reads():
@@ -41,13 +43,7 @@ def test_unchanged_pass_runs_nothing_but_breakage_and_changes_are_applied(plane,
     group = plane.group("open")
     plane.rule(group, direction="ingress", protocol="icmp")
     a, b = plane.instance(net_a, [group]), plane.instance(net_b, [group])
-    with plane.db.session() as db:
-        router = Router(project_id=plane.project, name="r")
-        db.add(router)
-        db.flush()
-        router_id = router.id
-        routers.add_interface(db, plane.ctx, router, subnet_id=sub_a)
-        routers.add_interface(db, plane.ctx, router, subnet_id=sub_b)
+    router_id, _ = plane.router(sub_a, sub_b)
     plane.reconcile()
     plane.reconcile()
     assert a.reaches(b.ip)

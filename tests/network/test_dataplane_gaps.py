@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import subprocess
 
-from .test_dataplane import plane, pytestmark, template  # noqa: F401 (fixtures, skip marks)
+from .plane import NEEDS_ROOT
+
+pytestmark = NEEDS_ROOT
 
 
 
@@ -77,13 +79,7 @@ def test_extra_routes_follow_the_api(plane):
     plane.rule(group, direction="ingress", protocol="icmp")
     a = plane.instance(net_a, [group])
     hop = plane.instance(net_b, [], port_security_enabled=False)  # a "VM router" behind which 10.78.0.0/24 lies
-    with plane.db.session() as db:
-        router = Router(project_id=plane.project, name="r")
-        db.add(router)
-        db.flush()
-        router_id = router.id
-        routers.add_interface(db, plane.ctx, router, subnet_id=sub_a)
-        routers.add_interface(db, plane.ctx, router, subnet_id=sub_b)
+    router_id, _ = plane.router(sub_a, sub_b)
     hop.run("ip", "addr", "add", "10.78.0.1/32", "dev", "lo", check=True)  # the network behind it
     plane.reconcile()
     ns = l3.namespace(plane.agent.namespace, router_id)
@@ -107,11 +103,7 @@ def test_extra_routes_follow_the_api(plane):
         routers.set_routes(db, db.get(Router, router_id), [])
     plane.reconcile()
     assert "10.79.0.5" not in routes() and "10.77.0.0/24 dev" in routes()  # the connected routes stay
-    with plane.db.session() as db:
-        router = db.get(Router, router_id)
-        routers.remove_interface(db, plane.ctx, router, subnet_id=sub_a)
-        routers.remove_interface(db, plane.ctx, router, subnet_id=sub_b)
-        routers.delete(db, router)
+    plane.remove_router(router_id, sub_a, sub_b)
     for inst in (a, hop):
         plane.delete_port(inst.port_id)
     for network in (net_a, net_b):

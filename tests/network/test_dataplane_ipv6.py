@@ -14,7 +14,9 @@ import time
 
 import pytest
 
-from .test_dataplane import BUSYBOX, Plane, plane, pytestmark, template  # noqa: F401 (fixtures, skip marks)
+from .plane import BUSYBOX, NEEDS_ROOT, Plane
+
+pytestmark = NEEDS_ROOT
 
 # Sends a router solicitation, prints each advertisement: flags, router lifetime, MTU, prefixes with L/A.
 RA = r"""
@@ -143,31 +145,6 @@ def _v6_network(plane: Plane, cidr: str, mode: str, **kw) -> tuple[str, str]:
     return net, _subnet(plane, net, cidr, mode, **kw)
 
 
-def _router(plane: Plane, *subnet_ids: str) -> tuple[str, dict]:
-    """A router with an interface on each subnet; returns its id and subnet id → its port's MAC."""
-    from kumo.network import routers
-    from kumo.network.models import Router
-    with plane.db.session() as db:
-        router = Router(project_id=plane.project, name="r6")
-        db.add(router)
-        db.flush()
-        macs = {}
-        for subnet_id in subnet_ids:
-            port, _ = routers.add_interface(db, plane.ctx, router, subnet_id=subnet_id)
-            macs[subnet_id] = port.mac_address
-        return router.id, macs
-
-
-def _remove_router(plane: Plane, router_id: str, *subnet_ids: str) -> None:
-    from kumo.network import routers
-    from kumo.network.models import Router
-    with plane.db.session() as db:
-        router = db.get(Router, router_id)
-        for subnet_id in subnet_ids:
-            routers.remove_interface(db, plane.ctx, router, subnet_id=subnet_id)
-        routers.delete(db, router)
-
-
 def _v6(plane: Plane, inst) -> str:
     from kumo.network import ipam
     with plane.db.session(write=False) as db:
@@ -219,7 +196,7 @@ def test_an_ipv6_slaac_address_works(plane):
     assert b6 == ipam.eui64("fd00:80::/64", b.mac)  # SLAAC in the API: EUI-64 from the port's MAC
     plane.reconcile()
     assert _addresses(b) == {}  # no router yet: nothing advertises the prefix, and the agent sets no address
-    router_id, macs = _router(plane, v6, far_v6)
+    router_id, macs = plane.router(v6, far_v6)
     plane.reconcile()
     for inst, address in ((a, a6), (b, b6), (far, far6)):
         _wait(lambda i=inst, x=address: _slaac(i, x), timeout=20, what=f"SLAAC address {address}")
@@ -243,7 +220,7 @@ def test_an_ipv6_slaac_address_works(plane):
     assert a.run(sys.executable, "-I", "-S", "-c", PING6, a_ll, b_ll).returncode == 0
     assert a.run(sys.executable, "-I", "-S", "-c", PING6, "fe80::99", b_ll).returncode != 0
     # the router leaves: its advertisement daemon goes with its namespace
-    _remove_router(plane, router_id, v6, far_v6)
+    plane.remove_router(router_id, v6, far_v6)
     for inst in (a, b, far):
         plane.delete_port(inst.port_id)
     for network in (net, far_net):
@@ -261,7 +238,7 @@ def test_dhcpv6_stateful_and_stateless(plane):
     group = plane.default_group()
     s1, s2 = plane.instance(full_net, [group]), plane.instance(less_net, [group])
     s1_6, s2_6 = _v6(plane, s1), _v6(plane, s2)
-    router_id, macs = _router(plane, full, less)
+    router_id, macs = plane.router(full, less)
     plane.reconcile()
     ra = _ra(s1)
     assert ra["M"] and ra["prefixes"] == [["fd00:82::/64", True, False]], ra
@@ -289,7 +266,7 @@ def test_a_server_booted_through_nova_takes_its_slaac_address(cloud):
     from kumo.network import ipam
     from kumo.network.agent import l3, names
 
-    from .test_dataplane import Instance
+    from .plane import Instance
     N, C = "/network/v2.0", "/compute/v2.1"
     with cloud.http(cloud.token()) as admin:
         if admin.get("/healthz").json()["backend"] != "local":

@@ -107,13 +107,18 @@ def ensure(root: Path, namespace: str, net: NetworkWant) -> None:
         if changed:
             os.kill(pid, signal.SIGHUP)
         return
-    if pid is not None:
-        _stop_pid(pid)
+    _launch(d, namespace, argv, pid, f"dnsmasq for network {net.id}")
+
+
+def _launch(d: Path, namespace: str, argv: list[str], old_pid: int | None, what: str) -> None:
+    """(Re)start a dnsmasq whose arguments changed; it writes its pid file under ``d`` once it serves."""
+    if old_pid is not None:
+        _stop_pid(old_pid)
     proc = subprocess.run(["ip", "netns", "exec", namespace, *argv], capture_output=True, text=True, timeout=30,
                           check=False)
     if proc.returncode != 0 or pid_of(d) is None:
         (d / "args").unlink(missing_ok=True)
-        raise DhcpError(f"dnsmasq for network {net.id} did not start: {proc.stderr.strip()[:500]}")
+        raise DhcpError(f"{what} did not start: {proc.stderr.strip()[:500]}")
 
 
 def _stop_pid(pid: int, grace: float = 2.0) -> None:
@@ -189,10 +194,4 @@ def advertise(d: Path, namespace: str, links: list[tuple[str, int, list[tuple[st
     pid = pid_of(d)
     if pid is not None and not restart:
         return
-    if pid is not None:
-        _stop_pid(pid)
-    proc = subprocess.run(["ip", "netns", "exec", namespace, *argv], capture_output=True, text=True, timeout=30,
-                          check=False)
-    if proc.returncode != 0 or pid_of(d) is None:
-        (d / "args").unlink(missing_ok=True)
-        raise DhcpError(f"dnsmasq (router advertisements) in {namespace} did not start: {proc.stderr.strip()[:500]}")
+    _launch(d, namespace, argv, pid, f"dnsmasq (router advertisements) in {namespace}")
