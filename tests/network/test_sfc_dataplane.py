@@ -379,6 +379,7 @@ def test_deleting_the_chain_sends_traffic_direct_then_a_symmetric_chain_brings_r
     chain = lab.track("sfc_port_chain", conn.network.create_sfc_port_chain(
         name=f"sym-{lab.tag}", port_pair_groups=[lab.fw_group.id, lab.ids_group.id], flow_classifiers=[fc.id],
         chain_parameters={"symmetric": True}))
+    lab.classifier = fc
     number = lab.chain_id(chain)
     lab.wait(lambda: f"c{number}-rc-{fc.id[:8]}" in lab.steering(), "symmetric steering")
     before = _snapshot(lab)
@@ -394,6 +395,131 @@ def test_deleting_the_chain_sends_traffic_direct_then_a_symmetric_chain_brings_r
         back = lab.boxes[name].flows("back") - seen[name][1]
         assert fwd == back, (name, fwd, back)
     conn.network.delete_sfc_port_chain(chain)
+
+
+NAT_NFT = """table ip nat {{
+  chain post {{ type nat hook postrouting priority 100; policy accept;
+    oifname "eth1" ip saddr {client} udp dport 80 snat to {nat}
+  }}
+}}"""
+SEEN_NFT = """table {family} seen {{
+  counter natsrc80 {{}}
+  counter other80 {{}}
+  set natflows {{ type inet_service; flags dynamic; size 4096; }}
+  chain in {{ type filter hook {hook} priority 0; policy accept;
+    ip saddr {nat} udp dport 80 counter name natsrc80 add @natflows {{ udp sport }} {verdict}
+    ip saddr != {nat} udp dport 80 counter name other80 {verdict}
+  }}
+}}"""
+UDP_SEND = """
+import socket, sys
+server, port = sys.argv[1], int(sys.argv[2])
+for sport in [int(p) for p in sys.argv[3].split(",")]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", sport))
+    for _ in range(2):
+        s.sendto(b"x", (server, port))
+    s.close()
+"""
+
+
+def test_n_tuple_mapping_keeps_a_nat_functions_rewritten_flow_in_the_chain(lab):
+    """The firewall becomes a NAT (SNAT to its egress address): without ``ppg_n_tuple_mapping`` the rewritten
+    flow is no longer the classifier's when it comes back out and bypasses the IDS; with the mapping's egress
+    tuple it goes on through the IDS, which sees the rewritten source, and the model predicts its pair.
+    UDP, one way: the host's conntrack sees only the NAT's far side, so a TCP handshake's replies, back from
+    the NAT's near side, would be invalid there (a known limit)."""
+    from kumo.db import Database
+    from kumo.network.sfc import trace
+
+    conn, client, ips = lab.conn, lab.boxes["client"], lab.ips
+    fw, server, idses = lab.boxes["fw"], lab.boxes["server"], [lab.boxes["ids1"], lab.boxes["ids2"]]
+    nat = conn.network.get_port(lab.sf_ports["fw"][1].id).fixed_ips[0]["ip_address"]
+    server_port = conn.network.get_port(lab.server_port.id)
+    groups = list(server_port.security_group_ids)
+    sg = lab.track("security_group", conn.network.create_security_group(name=f"nat-{lab.tag}"))
+    conn.network.create_security_group_rule(security_group_id=sg.id, direction="ingress", ethertype="IPv4",
+                                            protocol="udp", port_range_min=80, port_range_max=80,
+                                            remote_ip_prefix=f"{nat}/32")
+
+    def send(sports: list[int], expected: dict) -> dict:
+        before = _snapshot(lab)
+        client.run(sys.executable, "-I", "-S", "-c", UDP_SEND, ips["server"], "80", ",".join(map(str, sports)))
+        lab.wait(lambda: _changes(lab, before)["server"] == expected, f"the server to count {expected}")
+        time.sleep(0.2)  # nothing else still on its way
+        return _changes(lab, before)
+
+    try:
+        # the NAT's own software; the server lets its address in; the IDSes and the server count what comes
+        fw.run("nft", "-f", "-", stdin=NAT_NFT.format(client=ips["client"], nat=nat))
+        server.run("nft", "-f", "-", stdin=SEEN_NFT.format(family="inet", hook="input", nat=nat, verdict="drop"))
+        for box in idses:
+            box.run("nft", "-f", "-", stdin=SEEN_NFT.format(family="bridge", hook="forward", nat=nat, verdict=""))
+        conn.network.update_port(server_port.id, security_group_ids=[*groups, sg.id])
+        if getattr(lab, "classifier", None) is not None:  # the earlier tests' one would overlap ours
+            conn.network.delete_sfc_flow_classifier(lab.classifier, ignore_missing=True)
+        fc = lab.track("sfc_flow_classifier", conn.network.create_sfc_flow_classifier(
+            name=f"nat-{lab.tag}", ethertype="IPv4", protocol="udp", source_ip_prefix=f"{ips['client']}/32",
+            destination_port_range_min=80, destination_port_range_max=80, logical_source_port=lab.client_port.id))
+
+        # without the mapping: out of the NAT the flow is not the classifier's any more — straight to the server
+        chain = lab.track("sfc_port_chain", conn.network.create_sfc_port_chain(
+            name=f"nat1-{lab.tag}", port_pair_groups=[lab.fw_group.id, lab.ids_group.id], flow_classifiers=[fc.id]))
+        number = lab.chain_id(chain)
+        lab.wait(lambda: f"c{number}-f1-{lab.pairs['ids1'].id[:8]}" in lab.steering(), "steering")
+        changes = send(list(range(44000, 44006)), {"natsrc80": 12})
+        assert changes == {"client": {}, "fw": {}, "ids1": {}, "ids2": {}, "server": {"natsrc80": 12}}
+        assert lab.steering()[f"c{number}-f0-{lab.pairs['fw'].id[:8]}"][0] == 12  # through the NAT, though
+        conn.network.delete_sfc_port_chain(chain)
+        lab.wait(lambda: f"c{number}-fc-{fc.id[:8]}" not in lab.steering(), "the chain's removal")
+
+        # with it (a group's parameters are fixed at creation: a new group for the NAT's pair)
+        conn.network.delete_sfc_port_pair_group(lab.fw_group)
+        group = lab.track("sfc_port_pair_group", conn.network.create_sfc_port_pair_group(
+            name=f"nat-{lab.tag}", port_pairs=[lab.pairs["fw"].id], port_pair_group_parameters={
+                "ppg_n_tuple_mapping": {"ingress_n_tuple": {"source_ip_prefix": f"{ips['client']}/32"},
+                                        "egress_n_tuple": {"source_ip_prefix": f"{nat}/32"}}}))
+        chain = lab.track("sfc_port_chain", conn.network.create_sfc_port_chain(
+            name=f"nat2-{lab.tag}", port_pair_groups=[group.id, lab.ids_group.id], flow_classifiers=[fc.id]))
+        number = lab.chain_id(chain)
+        lab.wait(lambda: f"c{number}-f1-{lab.pairs['ids1'].id[:8]}" in lab.steering(), "mapped steering")
+        sports = list(range(44100, 44112))
+        changes = send(sports, {"natsrc80": 24})
+        assert changes["fw"] == {} and changes["client"] == {}
+        assert sum(changes[n].get("natsrc80", 0) for n in ("ids1", "ids2")) == 24  # every datagram via an IDS
+        assert not any(changes[n].get("other80") for n in ("ids1", "ids2"))  # … from the NAT's address
+
+        def seen(box) -> set[int]:
+            data = json.loads(box.run("nft", "-j", "list", "set", "bridge", "seen", "natflows"))["nftables"]
+            return {e for e in next(i["set"] for i in data if "set" in i).get("elem", []) if isinstance(e, int)}
+
+        flows1, flows2 = seen(idses[0]), seen(idses[1])
+        assert flows1 | flows2 == set(sports) and not flows1 & flows2
+        # the model: the mapped tuple at each hop, the IDS chosen by hashing the rewritten flow
+        db = Database(f"sqlite:///{lab.data_dir / 'kumo.db'}")
+        try:
+            with db.session(write=False) as session:
+                for sport in sports:
+                    report = trace.explain(session, lab.client_port.id,
+                                           trace.Flow("udp", ips["client"], sport, ips["server"], 80))
+                    first, second = report["hops"]
+                    assert first["mapping"] and first["flow_out"]["src"] == nat, first
+                    assert f"src {nat}/32" in first["leaves_as"] and f"src {nat}/32" in second["enters_as"]
+                    assert second["pair"] == (lab.pairs["ids1"].id if sport in flows1 else lab.pairs["ids2"].id)
+        finally:
+            db.dispose()
+        proc = subprocess.run([sys.executable, "-m", "kumo", "sfc", "trace", "--data-dir", str(lab.data_dir),
+                               "--source-port", lab.client_port.id, "udp", f"{ips['client']}:{sports[0]}",
+                               f"{ips['server']}:80", "--live"], check=False, capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 0 and f"leaves as udp src {nat}/32 dport 80" in proc.stdout, proc.stdout
+        assert "live: confirmed" in proc.stdout, proc.stdout
+        conn.network.delete_sfc_port_chain(chain)
+    finally:
+        conn.network.update_port(server_port.id, security_group_ids=groups)
+        for box, table in [(fw, "ip nat"), (server, "inet seen"), *[(box, "bridge seen") for box in idses]]:
+            subprocess.run(["nsenter", f"--net={box.netns}", "--", "nft", "delete", "table", *table.split()],
+                           capture_output=True, check=False)
 
 
 def test_deleting_everything_leaves_nothing_behind(lab):
@@ -447,3 +573,68 @@ def test_model_weights_are_honoured_and_a_new_pair_moves_few_buckets():
     keys = [bytes([10, 9, 0, 1]) + sport.to_bytes(2, "big") + b"\0\0" for sport in (1000, 2000, 3000, 4000, 5000)]
     # measured: nft "jhash ip saddr . th sport mod 64 seed 0x1234abcd" on datagrams from 10.9.0.1, those ports
     assert sorted(trace.bucket_of(k, 0x1234ABCD) for k in keys) == [7, 15, 36, 36, 61]
+
+
+def test_model_n_tuple_mapping_recognises_a_rewritten_flow_at_each_hop():
+    from types import SimpleNamespace
+
+    from kumo.network.agent import sfc
+    from kumo.network.sfc import trace
+
+    def ref(n: int, *addresses: str) -> trace.PortRef:
+        return trace.PortRef(f"port-{n}", f"fa:16:3e:00:00:{n:02x}", "net", addresses, None)
+
+    client, server = ref(1, "10.9.0.5"), ref(2, "10.9.0.7")
+    nat = trace.Pair("nat", "", ref(3, "10.9.0.20"), ref(4, "10.9.0.21"), 1)
+    ids = [trace.Pair(f"ids{n}", "", ref(5 + 2 * n), ref(6 + 2 * n), 1) for n in range(2)]
+    mapped = trace.Group("g-nat", "", 1, [nat], trace.DEFAULT_LB, False,
+                         ingress=trace.n_tuple({"source_ip_prefix": "10.9.0.5/32"}),
+                         egress=trace.n_tuple({"source_ip_prefix": "10.9.0.21/32", "source_port_range_min": 2000,
+                                               "source_port_range_max": 2000}))
+    idsg = trace.Group("g-ids", "", 2, ids, trace.DEFAULT_LB, False)
+    idsg.buckets = trace.assign(ids)
+    fc = trace.Classifier("fc", "", "IPv4", "tcp", (None, None), (80, 80), None, None, client, server)
+    chain = trace.Chain("pc", "", 7, [mapped, idsg], [fc], True)
+
+    intos, outs = trace.positions(chain, fc)
+    assert intos[0].constraints() == [("dport", (80, 80)), ("src_prefix", "10.9.0.5/32")]
+    assert outs[0].src_prefix == "10.9.0.21/32" and outs[0].sport == (2000, 2000) and not outs[0].also
+    assert intos[1] == outs[1] == outs[0]
+    assert outs[0].reversed().dst_prefix == "10.9.0.21/32" and not outs[0].reversed().pin_dst
+
+    flow = trace.Flow("tcp", "10.9.0.5", 40000, "10.9.0.7", 80)
+    path = trace.trace([chain], client.id, flow)
+    assert [h.group.id for h in path.hops] == ["g-nat", "g-ids"] and not path.left
+    after = path.hops[0].flow_out
+    assert (after.src, after.sport, after.unknown) == ("10.9.0.21", 2000, frozenset())
+    assert path.hops[1].pair is trace.choose(idsg, after)[0]  # the IDS is picked by the rewritten flow
+    assert trace.matches(outs[0], after) and not trace.matches(fc.mapped({"dst_prefix": "10.1.0.0/16"}), after)
+    # replies: into the IDS addressed to the rewritten source, out of the NAT back to the client
+    assert [h.group.id for h in path.reply_hops] == ["g-ids", "g-nat"]
+    assert path.reply_hops[0].flow_out.dst == "10.9.0.21" and path.reply_hops[1].flow_out.dst == "10.9.0.5"
+    assert path.reply_hops[0].pair is trace.choose(idsg, after.mirrored(), reverse=True)[0]
+    # another source is not what the NAT group takes in: not steered
+    assert trace.trace([chain], client.id, trace.Flow("tcp", "10.9.0.6", 40000, "10.9.0.7", 80)).chain is None
+    # a wider egress prefix: the model no longer knows the address, nor the pair hashed on it
+    wide = trace.Group("g-nat", "", 1, [nat], trace.DEFAULT_LB, False, egress={"src_prefix": "10.9.1.0/24"})
+    hop = trace.trace([trace.Chain("pc", "", 7, [wide, idsg], [fc], False)], client.id, flow).hops[1]
+    assert hop.bucket is None and hop.pair is None
+
+    # the renderer matches the same tuples: the source port takes the ingress tuple, the NAT's egress tap the
+    # egress tuple, the destination port (replies) the rewritten address, the NAT's ingress tap the original
+    taps = {p: f"t{p[-1]}" for p in ["port-1", "port-2", "port-3", "port-4", "port-5", "port-6", "port-7", "port-8"]}
+    plan = sfc.Plan(taps)
+    plan.add_chain(chain, {p: SimpleNamespace(security=False) for p in taps})
+    text = json.dumps(plan.devices)
+
+    def rule(tap: str, chooser: str) -> str:
+        found = [json.dumps(r) for r in plan.devices[tap] if chooser in json.dumps(r)]
+        assert len(found) == 1, (tap, chooser, plan.devices[tap])
+        return found[0]
+
+    assert '"10.9.0.5"' in rule("t1", '"c7-f0"') and '"daddr"' in rule("t1", '"c7-f0"')
+    assert '"10.9.0.21"' in rule("t4", '"c7-f1"') and '"10.9.0.5"' not in rule("t4", '"c7-f1"')
+    assert '"10.9.0.21"' in rule("t2", '"c7-r1"') and '"10.9.0.5"' not in rule("t2", '"c7-r1"')
+    assert '"10.9.0.5"' in rule("t3", "c7-r-out") and '"10.9.0.21"' not in rule("t3", "c7-r-out")
+    # the mapped source port: out of the NAT and each IDS; replies: into the destination port, out of each IDS
+    assert text.count("2000") == 6

@@ -9,7 +9,9 @@ tables are never rewritten for it), one nft transaction per change:
   classifier: ``goto`` the first group's chooser), a service function's egress port (the chain's
   classifiers again: on to the next group, or *accept* into the bridge after the last one, so the
   destination's security group still applies), and for symmetric chains the logical destination port and
-  the functions' ingress ports (reversed classifiers, groups in reverse order);
+  the functions' ingress ports (reversed classifiers, groups in reverse order). Each point matches the
+  flows as the model's ``positions`` has them there: a group's ``ppg_n_tuple_mapping`` narrows what goes
+  in (``ingress_n_tuple``) and rewrites what is recognised coming out (``egress_n_tuple``), mirrored back;
 - a chooser per (chain, direction, group, family): ``jhash`` of the lb fields into 64 buckets, a verdict
   map to one chain per pair, which counts, rewrites the destination MAC for a routing function and
   ``fwd``s the frame to the pair's ingress (egress, on the way back) tap. A tap group gets a ``dup``;
@@ -77,10 +79,14 @@ def _classify(fc: trace.Classifier) -> list | None:
     v6 = fc.ethertype == "IPv6"
     fam, version = ("ip6", 6) if v6 else ("ip", 4)
     expr = [match(meta("protocol"), fam)]
-    for prefix, side in ((fc.src_prefix, "saddr"), (fc.dst_prefix, "daddr")):
-        if prefix:
-            expr.append(match(payload(fam, side), firewall._set(firewall._collapse([prefix], version))))
-    if fc.destination is not None:
+    constraints = fc.constraints()  # the classifier's own fields, then a group's ingress_n_tuple
+    for name, prefix in constraints:
+        if name.endswith("prefix"):
+            nets = firewall._collapse([prefix], version)
+            if not nets:
+                return None  # a prefix of the other family: matches nothing
+            expr.append(match(payload(fam, "saddr" if name == "src_prefix" else "daddr"), firewall._set(nets)))
+    if fc.destination is not None and fc.pin_dst:
         addresses = firewall._collapse(fc.destination.addresses, version)
         if not addresses:
             return None
@@ -88,10 +94,9 @@ def _classify(fc: trace.Classifier) -> list | None:
     if fc.protocol:
         number = firewall.PROTO_NUMBERS[fc.protocol]
         expr.append(match(meta("l4proto"), 58 if v6 and number == 1 else number))
-    for (low, high), side in ((fc.sport, "sport"), (fc.dport, "dport")):
-        if low is not None or high is not None:
-            low, high = low if low is not None else 0, high if high is not None else 65535
-            expr.append(match(payload("th", side), low if low == high else {"range": [low, high]}))
+    for name, (low, high) in ((n, v) for n, v in constraints if not n.endswith("prefix")):
+        low, high = low if low is not None else 0, high if high is not None else 65535
+        expr.append(match(payload("th", name), low if low == high else {"range": [low, high]}))
     return expr
 
 
@@ -183,11 +188,18 @@ class Plan:
             return
         last = len(chain.groups) - 1
         for reverse in ((False, True) if chain.symmetric else (False,)):
-            for fc in chain.classifiers:
-                fc = fc.reversed() if reverse else fc
+            for original in chain.classifiers:
+                # what each group is entered by and left as (ppg_n_tuple_mapping); replies: mirrored
+                intos, outs = trace.positions(chain, original)
+                if reverse:
+                    fc, entry = original.reversed(), outs[last].reversed()
+                    after_group = [into.reversed() for into in intos]
+                else:
+                    fc, entry = original, intos[0]
+                    after_group = [intos[i + 1] if i < last else outs[i] for i in range(last + 1)]
                 v6 = fc.ethertype == "IPv6"
-                expr = _classify(fc)
-                if expr is None or fc.source is None or fc.source.id not in self.taps:
+                expr = _classify(entry)
+                if _classify(fc) is None or fc.source is None or fc.source.id not in self.taps:
                     continue
                 if reverse and fc.destination is None:
                     continue
@@ -197,9 +209,11 @@ class Plan:
                 guard = _guard(ports[fc.source.id])
                 rules.extend(g for g in guard if g not in rules)
                 first = last if reverse else 0
-                rules.append([*expr, self.counted(counter_classified(chain, fc, reverse)),
-                              self.next_step(chain, first, reverse, v6)])
-                # coming back from each function: on to the next group, or into the bridge after the last
+                if expr is not None:
+                    rules.append([*expr, self.counted(counter_classified(chain, fc, reverse)),
+                                  self.next_step(chain, first, reverse, v6)])
+                # coming back from each function: on to the next group, or into the bridge after the last —
+                # recognised as the function leaves the flows (a mapping), into the next as it takes them in
                 for index, group in enumerate(chain.groups):
                     if group.tap:
                         continue
@@ -207,9 +221,12 @@ class Plan:
                     done = not 0 <= after < len(chain.groups)
                     verdict = [self.counted(counter_out(chain, reverse)), {"accept": None}] if done else \
                         [self.next_step(chain, after, reverse, v6)]
+                    back = _classify(after_group[index])
+                    if back is None:
+                        continue
                     for pair in group.pairs:
                         port = pair.ingress if reverse else pair.egress
-                        self.devices.setdefault(self.taps[port.id], []).append([*expr, *verdict])
+                        self.devices.setdefault(self.taps[port.id], []).append([*back, *verdict])
 
     def commands(self, sf_taps: dict[str, str], existing: dict) -> list[dict]:
         """The transaction: flush, drop every chain (all rebuilt), counters kept, the new ruleset added."""

@@ -14,13 +14,17 @@ One model, two consumers: the network agent renders it into nftables (``kumo/net
 - A service function is *routing* (L3) when its ingress port has addresses: frames to it get their
   destination MAC rewritten to the port it is entered by; one without addresses is *transparent*
   (bump in the wire) and sees frames untouched.
+- A group's ``ppg_n_tuple_mapping`` (networking-sfc's non-transparent functions, e.g. NAT) says how its
+  functions rewrite a flow: what goes into the group must also match ``ingress_n_tuple``, what comes back out
+  is recognised by the classifier with the ``egress_n_tuple`` fields in place of its own (``positions``);
+  the rewrite carries on to every later group, and a symmetric chain's replies are the mirror image.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -37,6 +41,11 @@ LB = {"eth_src": ("ether", "saddr", 6, "eth_dst"), "eth_dst": ("ether", "daddr",
       "tcp_src": ("th", "sport", 2, "tcp_dst"), "tcp_dst": ("th", "dport", 2, "tcp_src"),
       "udp_src": ("th", "sport", 2, "udp_dst"), "udp_dst": ("th", "dport", 2, "udp_src")}
 PORT_FIELD = {"tcp_src": "sport", "udp_src": "sport", "tcp_dst": "dport", "udp_dst": "dport"}
+# ppg_n_tuple_mapping keys → Classifier fields; MIRROR: the same field seen from a reply
+N_TUPLE = {"source_ip_prefix": "src_prefix", "destination_ip_prefix": "dst_prefix",
+           "source_port_range_min": "sport", "source_port_range_max": "sport",
+           "destination_port_range_min": "dport", "destination_port_range_max": "dport"}
+MIRROR = {"src_prefix": "dst_prefix", "dst_prefix": "src_prefix", "sport": "dport", "dport": "sport"}
 
 
 @dataclass(frozen=True)
@@ -60,11 +69,48 @@ class Classifier:
     dst_prefix: str | None
     source: PortRef | None
     destination: PortRef | None
+    also: tuple = ()  # further constraints, all must match: (field, prefix or (low, high)) — ingress_n_tuples
+    pin_src: bool = True  # the source port's addresses are the source (false once a function rewrote it)
+    pin_dst: bool = True  # the destination port's addresses are the destination (idem)
 
     def reversed(self) -> Classifier:
         """The replies of the flows this matches (a symmetric chain's way back)."""
         return Classifier(self.id, self.name, self.ethertype, self.protocol, self.dport, self.sport,
-                          self.dst_prefix, self.src_prefix, self.destination, self.source)
+                          self.dst_prefix, self.src_prefix, self.destination, self.source,
+                          tuple((MIRROR[f], v) for f, v in self.also), self.pin_dst, self.pin_src)
+
+    def narrowed(self, n_tuple: dict) -> Classifier:
+        """Also matching ``n_tuple`` (model fields, as ``Group.ingress``)."""
+        return replace(self, also=self.also + tuple(n_tuple.items())) if n_tuple else self
+
+    def mapped(self, n_tuple: dict) -> Classifier:
+        """The flows after a function rewrote them into ``n_tuple``: its fields replace ours."""
+        if not n_tuple:
+            return self
+        return replace(self, **n_tuple, also=tuple((f, v) for f, v in self.also if f not in n_tuple),
+                       pin_src=self.pin_src and "src_prefix" not in n_tuple,
+                       pin_dst=self.pin_dst and "dst_prefix" not in n_tuple)
+
+    def constraints(self) -> list[tuple[str, object]]:
+        """Every (field, value) a flow must meet, the destination port's addresses aside."""
+        own = [("src_prefix", self.src_prefix), ("dst_prefix", self.dst_prefix), ("sport", self.sport),
+               ("dport", self.dport)]
+        return list(dict.fromkeys((f, v) for f, v in [*own, *self.also] if v is not None and v != (None, None)))
+
+    def describe(self) -> str:
+        """The tuple as text: ``tcp src 10.0.0.5/32 dport 80``."""
+        words = [self.protocol or self.ethertype]
+        for f, v in self.constraints():
+            side = "src" if f in ("src_prefix", "sport") else "dst"
+            if f.endswith("prefix"):
+                words.append(f"{side} {v}")
+            else:
+                low, high = v
+                low, high = low if low is not None else 0, high if high is not None else 65535
+                words.append(f"{f} {low}" if low == high else f"{f} {low}-{high}")
+        if self.pin_dst and self.destination is not None:
+            words.append(f"dst port {self.destination.id[:8]}")
+        return " ".join(words)
 
 
 @dataclass
@@ -89,6 +135,8 @@ class Group:
     lb_fields: tuple[str, ...]
     tap: bool
     buckets: list[int] = field(default_factory=list)  # bucket → index into pairs
+    ingress: dict = field(default_factory=dict)  # ppg_n_tuple_mapping, model fields: what goes in
+    egress: dict = field(default_factory=dict)  # … and what comes back out (a tap group's: ignored)
 
     @property
     def seed(self) -> int:
@@ -176,6 +224,39 @@ def assign(pairs: list[Pair]) -> list[int]:
 
 # -- reading ------------------------------------------------------------------------------------------------
 
+def n_tuple(given: dict | None) -> dict:
+    """A ppg_n_tuple_mapping side in model fields: prefixes as given, port ranges as (low, high)."""
+    result = {}
+    for key, value in (given or {}).items():
+        name = N_TUPLE.get(key)
+        if name is None or value is None:
+            continue
+        if name.endswith("prefix"):
+            result[name] = value
+        else:
+            low, high = result.get(name, (None, None))
+            result[name] = (int(value), high) if key.endswith("_min") else (low, int(value))
+    return result
+
+
+def positions(chain: Chain, fc: Classifier) -> tuple[list[Classifier], list[Classifier]]:
+    """For each group in order, what ``fc``'s flows are steered into it by and what they come back out as.
+
+    Into a group: the flows as the previous one left them, narrowed by its ``ingress_n_tuple`` (not after a
+    tap group: nothing is classified there); out of it: the same with its ``egress_n_tuple`` fields in
+    place. Replies (symmetric chains) are the mirror images: into group i as ``outs[i].reversed()``,
+    out of it as ``intos[i].reversed()``."""
+    intos, outs, current = [], [], fc
+    for index, group in enumerate(chain.groups):
+        entered = index == 0 or not chain.groups[index - 1].tap
+        into = current.narrowed(group.ingress) if entered else current
+        out = into if group.tap else into.mapped(group.egress)
+        intos.append(into)
+        outs.append(out)
+        current = out
+    return intos, outs
+
+
 def read(db: Session) -> list[Chain]:
     """Every port chain with its groups, pairs and classifiers resolved to ports (MACs, addresses, hosts)."""
     chains = list(db.scalars(sa.select(PortChain).order_by(PortChain.chain_id)))
@@ -205,7 +286,10 @@ def read(db: Session) -> list[Chain]:
                     members.append(Pair(pp.id, pp.name, refs[pp.ingress], refs[pp.egress], weight))
             params = pg.port_pair_group_parameters or {}
             lb = tuple(dict.fromkeys(params.get("lb_fields") or DEFAULT_LB))
-            group = Group(pg.id, pg.name, pg.group_id, members, lb, bool(pg.tap_enabled))
+            mapping = params.get("ppg_n_tuple_mapping") or {}
+            group = Group(pg.id, pg.name, pg.group_id, members, lb, bool(pg.tap_enabled),
+                          ingress=n_tuple(mapping.get("ingress_n_tuple")),
+                          egress=n_tuple(mapping.get("egress_n_tuple")))
             group.buckets = assign(members)
             chain_groups.append(group)
         classifiers = []
@@ -235,6 +319,30 @@ class Flow:
     dport: int | None
     src_mac: str | None = None
     dst_mac: str | None = None
+    unknown: frozenset = frozenset()  # fields (src, sport, dst, dport) a function rewrote into a wider range
+
+    def rewritten(self, n_tuple: dict) -> Flow:
+        """The flow after a function rewrote it into ``n_tuple`` (a /32 or a single port: exactly known)."""
+        values, unknown = {}, set(self.unknown)
+        for name, value in n_tuple.items():
+            side = "src" if name in ("src_prefix", "sport") else "dst"
+            if name.endswith("prefix"):
+                net = ipaddress.ip_network(value, strict=False)
+                values[side] = str(net.network_address)
+                exact = net.num_addresses == 1
+                key = side
+            else:
+                low, high = value
+                values[name] = low if low is not None else high
+                exact = low is not None and low == high
+                key = name
+            (unknown.discard if exact else unknown.add)(key)
+        return replace(self, **values, unknown=frozenset(unknown))
+
+    def mirrored(self) -> Flow:
+        swap = {"src": "dst", "dst": "src", "sport": "dport", "dport": "sport"}
+        return Flow(self.protocol, self.dst, self.dport, self.src, self.sport, self.dst_mac, self.src_mac,
+                    frozenset(swap[f] for f in self.unknown))
 
 
 def _in_range(value, bounds) -> bool:
@@ -250,18 +358,23 @@ def _in_prefix(address: str, prefix: str | None) -> bool:
     return prefix is None or ipaddress.ip_address(address) in ipaddress.ip_network(prefix, strict=False)
 
 
-def matches(fc: Classifier, flow: Flow, at_source: bool = True) -> bool:
-    """Does ``flow`` match ``fc``? ``at_source``: also check the source is the logical source port's."""
+def matches(fc: Classifier, flow: Flow) -> bool:
+    """Does ``flow`` match ``fc``? (Its source port is where it is sent from; a field a function rewrote into a
+    range the model cannot pin down is taken to match.)"""
     version = ipaddress.ip_address(flow.src).version
     if version != (6 if fc.ethertype == "IPv6" else 4):
         return False
     if fc.protocol and fc.protocol != flow.protocol:
         return False
-    if not (_in_range(flow.sport, fc.sport) and _in_range(flow.dport, fc.dport)):
-        return False
-    if not (_in_prefix(flow.src, fc.src_prefix) and _in_prefix(flow.dst, fc.dst_prefix)):
-        return False
-    return fc.destination is None or flow.dst in fc.destination.addresses
+    values = {"src_prefix": ("src", flow.src), "dst_prefix": ("dst", flow.dst), "sport": ("sport", flow.sport),
+              "dport": ("dport", flow.dport)}
+    for name, bound in fc.constraints():
+        key, value = values[name]
+        if key in flow.unknown:
+            continue
+        if not (_in_prefix(value, bound) if name.endswith("prefix") else _in_range(value, bound)):
+            return False
+    return not fc.pin_dst or fc.destination is None or "dst" in flow.unknown or flow.dst in fc.destination.addresses
 
 
 def hash_key(fields: list[str], flow: Flow) -> bytes | None:
@@ -275,8 +388,12 @@ def hash_key(fields: list[str], flow: Flow) -> bytes | None:
                 return None
             raw = bytes.fromhex(mac.replace(":", ""))
         elif protocol == "ip":
+            if ("src" if name == "ip_src" else "dst") in flow.unknown:
+                return None
             raw = ipaddress.ip_address(flow.src if name == "ip_src" else flow.dst).packed
         else:
+            if PORT_FIELD[name] in flow.unknown:
+                return None
             value = flow.sport if PORT_FIELD[name] == "sport" else flow.dport
             raw = (value or 0).to_bytes(2, "big")
         key += raw + b"\0" * (-len(raw) % 4)
@@ -302,6 +419,9 @@ class Hop:
     pair: Pair | None
     bucket: int | None
     reverse: bool = False
+    into: Classifier | None = None  # what the flow is steered into the group by
+    out: Classifier | None = None  # what it is recognised by coming back out
+    flow_out: Flow | None = None  # the flow as it leaves the group (a mapping rewrites it)
 
 
 @dataclass
@@ -311,6 +431,8 @@ class Path:
     classifier: Classifier | None = None
     hops: list[Hop] = field(default_factory=list)
     reply_hops: list[Hop] = field(default_factory=list)
+    left: bool = False  # the flow left the chain early: it did not match a group's ingress_n_tuple
+    reply_left: bool = False
 
 
 def trace(chains: list[Chain], source_port_id: str, flow: Flow) -> Path:
@@ -319,15 +441,31 @@ def trace(chains: list[Chain], source_port_id: str, flow: Flow) -> Path:
         for fc in chain.classifiers:
             if fc.source is None or fc.source.id != source_port_id or not matches(fc, flow):
                 continue
-            path = Path(flow, chain, fc)
-            for group in chain.groups:
-                pair, bucket = choose(group, flow)
-                path.hops.append(Hop(group, pair, bucket))
-            if chain.symmetric and fc.destination is not None:
-                reply = Flow(flow.protocol, flow.dst, flow.dport, flow.src, flow.sport, flow.dst_mac, flow.src_mac)
-                for group in reversed(chain.groups):
+            intos, outs = positions(chain, fc)
+            if chain.groups and not matches(intos[0], flow):
+                continue  # not what the first group takes in: not this classifier's
+            path, current, entering = Path(flow, chain, fc), flow, []
+            for index, group in enumerate(chain.groups):
+                if not matches(intos[index], current):
+                    path.left = True  # falls out into the bridge, on to its destination
+                    break
+                entering.append(current)
+                pair, bucket = choose(group, current)
+                after = current if group.tap else current.rewritten(group.egress)
+                path.hops.append(Hop(group, pair, bucket, into=intos[index], out=outs[index], flow_out=after))
+                current = after
+            if chain.symmetric and fc.destination is not None and not path.left:
+                reply = current.mirrored()
+                for index in reversed(range(len(chain.groups))):
+                    group = chain.groups[index]
+                    into, out = outs[index].reversed(), intos[index].reversed()
+                    if not matches(into, reply):
+                        path.reply_left = True
+                        break
                     pair, bucket = choose(group, reply, reverse=True)
-                    path.reply_hops.append(Hop(group, pair, bucket, reverse=True))
+                    after = entering[index].mirrored()  # the function undoes its rewrite on the way back
+                    path.reply_hops.append(Hop(group, pair, bucket, True, into, out, after))
+                    reply = after
             return path
     return Path(flow)
 
@@ -370,6 +508,15 @@ def _hop(chain: Chain, index: int, hop: Hop) -> dict:
         entry.update(into=into.id, out=out.id, mode=mode,
                      rewrite_mac=into.mac if pair.routing and not group.tap else None,
                      counter=counter_hop(chain, index, pair, hop.reverse))
+    entry["mapping"] = bool(group.ingress or group.egress) and not group.tap
+    entry["enters_as"] = hop.into.describe() if hop.into else None
+    entry["leaves_as"] = hop.out.describe() if hop.out else None
+    if hop.flow_out is not None:
+        f = hop.flow_out
+        entry["flow_out"] = {"src": None if "src" in f.unknown else f.src,
+                             "sport": None if "sport" in f.unknown else f.sport,
+                             "dst": None if "dst" in f.unknown else f.dst,
+                             "dport": None if "dport" in f.unknown else f.dport}
     return entry
 
 
@@ -393,12 +540,14 @@ def explain(db: Session, source_port_id: str, flow: Flow) -> dict:
     report["chain"] = {"id": chain.id, "name": chain.name, "chain_id": chain.number, "symmetric": chain.symmetric}
     report["classifier"] = {"id": fc.id, "name": fc.name, "counter": counter_classified(chain, fc)}
     report["hops"] = [_hop(chain, i, hop) for i, hop in enumerate(path.hops)]
+    report["left_chain"] = path.left
     report["delivered_counter"] = counter_out(chain)
     if path.reply_hops:
         last = len(chain.groups) - 1
         report["reply_classifier_counter"] = counter_classified(chain, fc.reversed(), reverse=True)
         report["reply_hops"] = [_hop(chain, last - i, hop) for i, hop in enumerate(path.reply_hops)]
         report["reply_delivered_counter"] = counter_out(chain, reverse=True)
+        report["reply_left_chain"] = path.reply_left
     return report
 
 
@@ -451,8 +600,17 @@ def render(report: dict) -> str:
             if hop["pair"]:
                 rewrite = f", destination MAC rewritten to {hop['rewrite_mac']}" if hop["rewrite_mac"] else ""
                 lines.append(f"      {hop['mode']}: into port {hop['into']}, back from port {hop['out']}{rewrite}")
+            if hop.get("mapping"):
+                out = hop.get("flow_out") or {}
+                shown = " ".join(f"{k} {'?' if v is None else v}" for k, v in out.items())
+                lines.append(f"      n-tuple mapping: enters as {hop['enters_as']}; leaves as {hop['leaves_as']}"
+                             f" (flow now {shown})")
 
     hops(report["hops"], "hop")
+    if report.get("left_chain"):
+        lines.append("  then: leaves the chain (not what the next group's ingress_n_tuple takes), on to its"
+                     " destination through the bridge")
+        return "\n".join(lines)
     lines.append(f"  then: delivered to {f['dst']} through the bridge{live(report.get('delivered_live'))}")
     if report["reply_hops"]:
         lines.append(f"  replies (symmetric){live(report.get('reply_classifier_live'))}:")
