@@ -226,7 +226,7 @@ def cmd_rotate_keys(args) -> int:
 
 def cmd_sfc_trace(args) -> int:
     from kumo.db import Database
-    from kumo.network.sfc import trace
+    from kumo.network.sfc import steering, trace
 
     settings = _settings(args)
     try:
@@ -237,7 +237,7 @@ def cmd_sfc_trace(args) -> int:
     db = Database(settings.database)
     try:
         with db.session(write=False) as session:
-            report = trace.explain(session, args.source_port, trace.Flow(args.protocol, src, sport, dst, dport))
+            report = trace.explain(session, args.source_port, steering.Flow(args.protocol, src, sport, dst, dport))
     except LookupError as exc:
         print(f"kumo: {exc}", file=sys.stderr)
         return 1

@@ -315,7 +315,7 @@ def test_chain_steers_tcp_80_through_firewall_then_ids_and_22_bypasses(lab):
 
 def test_two_ids_pairs_share_flows_none_split_and_trace_predicts_each(lab):
     from kumo.db import Database
-    from kumo.network.sfc import trace
+    from kumo.network.sfc import steering, trace
 
     conn, client, ips = lab.conn, lab.boxes["client"], lab.ips
     ids1, ids2 = lab.pairs["ids1"], lab.pairs["ids2"]
@@ -339,7 +339,7 @@ def test_two_ids_pairs_share_flows_none_split_and_trace_predicts_each(lab):
     try:
         with db.session(write=False) as session:
             for sport in sports:
-                flow = trace.Flow("tcp", ips["client"], sport, ips["server"], 80)
+                flow = steering.Flow("tcp", ips["client"], sport, ips["server"], 80)
                 report = trace.explain(session, lab.client_port.id, flow)
                 assert report["hops"][0]["pair"] == lab.pairs["fw"].id
                 assert report["hops"][1]["pair"] == (ids1.id if sport in flows1 else ids2.id), sport
@@ -430,7 +430,7 @@ def test_n_tuple_mapping_keeps_a_nat_functions_rewritten_flow_in_the_chain(lab):
     UDP, one way: the host's conntrack sees only the NAT's far side, so a TCP handshake's replies, back from
     the NAT's near side, would be invalid there (a known limit)."""
     from kumo.db import Database
-    from kumo.network.sfc import trace
+    from kumo.network.sfc import steering, trace
 
     conn, client, ips = lab.conn, lab.boxes["client"], lab.ips
     fw, server, idses = lab.boxes["fw"], lab.boxes["server"], [lab.boxes["ids1"], lab.boxes["ids2"]]
@@ -501,7 +501,7 @@ def test_n_tuple_mapping_keeps_a_nat_functions_rewritten_flow_in_the_chain(lab):
             with db.session(write=False) as session:
                 for sport in sports:
                     report = trace.explain(session, lab.client_port.id,
-                                           trace.Flow("udp", ips["client"], sport, ips["server"], 80))
+                                           steering.Flow("udp", ips["client"], sport, ips["server"], 80))
                     first, second = report["hops"]
                     assert first["mapping"] and first["flow_out"]["src"] == nat, first
                     assert f"src {nat}/32" in first["leaves_as"] and f"src {nat}/32" in second["enters_as"]
@@ -553,71 +553,71 @@ def test_deleting_everything_leaves_nothing_behind(lab):
 
 
 def test_model_weights_are_honoured_and_a_new_pair_moves_few_buckets():
-    from kumo.network.sfc import trace
+    from kumo.network.sfc import steering
 
-    def pair(n: int, weight: int) -> trace.Pair:
-        port = trace.PortRef(f"port-{n}", "fa:16:3e:00:00:01", "net", (), None)
-        return trace.Pair(f"pair-{n}-{weight}", "", port, port, weight)
+    def pair(n: int, weight: int) -> steering.Pair:
+        port = steering.PortRef(f"port-{n}", "fa:16:3e:00:00:01", "net", (), None)
+        return steering.Pair(f"pair-{n}-{weight}", "", port, port, weight)
 
     a, b, c = pair(1, 1), pair(2, 3), pair(3, 4)
-    owners = trace.assign([a, b])
+    owners = steering.assign([a, b])
     assert [owners.count(i) for i in range(2)] == [16, 48]  # 1:3 of 64 buckets
-    assert [trace.assign([a, b, c]).count(i) for i in range(3)] == [8, 24, 32]
-    assert trace.assign([pair(4, 0), a]).count(0) == 0  # weight 0: no flows
-    even = trace.assign([a, pair(2, 1)])
-    more = trace.assign([a, pair(2, 1), pair(3, 1)])
+    assert [steering.assign([a, b, c]).count(i) for i in range(3)] == [8, 24, 32]
+    assert steering.assign([pair(4, 0), a]).count(0) == 0  # weight 0: no flows
+    even = steering.assign([a, pair(2, 1)])
+    more = steering.assign([a, pair(2, 1), pair(3, 1)])
     moved = sum(1 for x, y in zip(even, more, strict=True) if x != y)
     assert moved <= 32, moved  # ~1/3 of the buckets go to the new pair, the others mostly stay
     # the kernel's jhash (lookup3), checked against nft's on real packets in the tests above
-    assert trace.jhash(b"", 0) == 0xDEADBEEF
+    assert steering.jhash(b"", 0) == 0xDEADBEEF
     keys = [bytes([10, 9, 0, 1]) + sport.to_bytes(2, "big") + b"\0\0" for sport in (1000, 2000, 3000, 4000, 5000)]
     # measured: nft "jhash ip saddr . th sport mod 64 seed 0x1234abcd" on datagrams from 10.9.0.1, those ports
-    assert sorted(trace.bucket_of(k, 0x1234ABCD) for k in keys) == [7, 15, 36, 36, 61]
+    assert sorted(steering.bucket_of(k, 0x1234ABCD) for k in keys) == [7, 15, 36, 36, 61]
 
 
 def test_model_n_tuple_mapping_recognises_a_rewritten_flow_at_each_hop():
     from types import SimpleNamespace
 
     from kumo.network.agent import sfc
-    from kumo.network.sfc import trace
+    from kumo.network.sfc import steering
 
-    def ref(n: int, *addresses: str) -> trace.PortRef:
-        return trace.PortRef(f"port-{n}", f"fa:16:3e:00:00:{n:02x}", "net", addresses, None)
+    def ref(n: int, *addresses: str) -> steering.PortRef:
+        return steering.PortRef(f"port-{n}", f"fa:16:3e:00:00:{n:02x}", "net", addresses, None)
 
     client, server = ref(1, "10.9.0.5"), ref(2, "10.9.0.7")
-    nat = trace.Pair("nat", "", ref(3, "10.9.0.20"), ref(4, "10.9.0.21"), 1)
-    ids = [trace.Pair(f"ids{n}", "", ref(5 + 2 * n), ref(6 + 2 * n), 1) for n in range(2)]
-    mapped = trace.Group("g-nat", "", 1, [nat], trace.DEFAULT_LB, False,
-                         ingress=trace.n_tuple({"source_ip_prefix": "10.9.0.5/32"}),
-                         egress=trace.n_tuple({"source_ip_prefix": "10.9.0.21/32", "source_port_range_min": 2000,
+    nat = steering.Pair("nat", "", ref(3, "10.9.0.20"), ref(4, "10.9.0.21"), 1)
+    ids = [steering.Pair(f"ids{n}", "", ref(5 + 2 * n), ref(6 + 2 * n), 1) for n in range(2)]
+    mapped = steering.Group("g-nat", "", 1, [nat], steering.DEFAULT_LB, False,
+                         ingress=steering.n_tuple({"source_ip_prefix": "10.9.0.5/32"}),
+                         egress=steering.n_tuple({"source_ip_prefix": "10.9.0.21/32", "source_port_range_min": 2000,
                                                "source_port_range_max": 2000}))
-    idsg = trace.Group("g-ids", "", 2, ids, trace.DEFAULT_LB, False)
-    idsg.buckets = trace.assign(ids)
-    fc = trace.Classifier("fc", "", "IPv4", "tcp", (None, None), (80, 80), None, None, client, server)
-    chain = trace.Chain("pc", "", 7, [mapped, idsg], [fc], True)
+    idsg = steering.Group("g-ids", "", 2, ids, steering.DEFAULT_LB, False)
+    idsg.buckets = steering.assign(ids)
+    fc = steering.Classifier("fc", "", "IPv4", "tcp", (None, None), (80, 80), None, None, client, server)
+    chain = steering.Chain("pc", "", 7, [mapped, idsg], [fc], True)
 
-    intos, outs = trace.positions(chain, fc)
+    intos, outs = steering.positions(chain, fc)
     assert intos[0].constraints() == [("dport", (80, 80)), ("src_prefix", "10.9.0.5/32")]
     assert outs[0].src_prefix == "10.9.0.21/32" and outs[0].sport == (2000, 2000) and not outs[0].also
     assert intos[1] == outs[1] == outs[0]
     assert outs[0].reversed().dst_prefix == "10.9.0.21/32" and not outs[0].reversed().pin_dst
 
-    flow = trace.Flow("tcp", "10.9.0.5", 40000, "10.9.0.7", 80)
-    path = trace.trace([chain], client.id, flow)
+    flow = steering.Flow("tcp", "10.9.0.5", 40000, "10.9.0.7", 80)
+    path = steering.trace([chain], client.id, flow)
     assert [h.group.id for h in path.hops] == ["g-nat", "g-ids"] and not path.left
     after = path.hops[0].flow_out
     assert (after.src, after.sport, after.unknown) == ("10.9.0.21", 2000, frozenset())
-    assert path.hops[1].pair is trace.choose(idsg, after)[0]  # the IDS is picked by the rewritten flow
-    assert trace.matches(outs[0], after) and not trace.matches(fc.mapped({"dst_prefix": "10.1.0.0/16"}), after)
+    assert path.hops[1].pair is steering.choose(idsg, after)[0]  # the IDS is picked by the rewritten flow
+    assert steering.matches(outs[0], after) and not steering.matches(fc.mapped({"dst_prefix": "10.1.0.0/16"}), after)
     # replies: into the IDS addressed to the rewritten source, out of the NAT back to the client
     assert [h.group.id for h in path.reply_hops] == ["g-ids", "g-nat"]
     assert path.reply_hops[0].flow_out.dst == "10.9.0.21" and path.reply_hops[1].flow_out.dst == "10.9.0.5"
-    assert path.reply_hops[0].pair is trace.choose(idsg, after.mirrored(), reverse=True)[0]
+    assert path.reply_hops[0].pair is steering.choose(idsg, after.mirrored(), reverse=True)[0]
     # another source is not what the NAT group takes in: not steered
-    assert trace.trace([chain], client.id, trace.Flow("tcp", "10.9.0.6", 40000, "10.9.0.7", 80)).chain is None
+    assert steering.trace([chain], client.id, steering.Flow("tcp", "10.9.0.6", 40000, "10.9.0.7", 80)).chain is None
     # a wider egress prefix: the model no longer knows the address, nor the pair hashed on it
-    wide = trace.Group("g-nat", "", 1, [nat], trace.DEFAULT_LB, False, egress={"src_prefix": "10.9.1.0/24"})
-    hop = trace.trace([trace.Chain("pc", "", 7, [wide, idsg], [fc], False)], client.id, flow).hops[1]
+    wide = steering.Group("g-nat", "", 1, [nat], steering.DEFAULT_LB, False, egress={"src_prefix": "10.9.1.0/24"})
+    hop = steering.trace([steering.Chain("pc", "", 7, [wide, idsg], [fc], False)], client.id, flow).hops[1]
     assert hop.bucket is None and hop.pair is None
 
     # the renderer matches the same tuples: the source port takes the ingress tuple, the NAT's egress tap the

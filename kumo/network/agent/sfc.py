@@ -1,6 +1,6 @@
 """Service function chaining in the host namespace: networking-sfc port chains as nftables netdev steering.
 
-The model (which flows, which groups, which pair a flow takes) is ``kumo.network.sfc.trace``; this module
+The model (which flows, which groups, which pair a flow takes) is ``kumo.network.sfc.steering``; this module
 renders it for the ports plugged on this host, in its own table ``netdev kumo-sfc`` (the security-group
 tables are never rewritten for it), one nft transaction per change:
 
@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from kumo.network.agent import firewall
 from kumo.network.agent.firewall import match, meta, payload
 from kumo.network.agent.state import Desired
-from kumo.network.sfc import trace
+from kumo.network.sfc import steering
 from kumo.network.sfc.models import PortPair
 
 log = logging.getLogger("kumo.network.agent.sfc")
@@ -45,23 +45,23 @@ FLAGS = ("learning", "flood", "mcast_flood", "bcast_flood")
 
 # -- names ---------------------------------------------------------------------------------------------------
 
-counter_classified, counter_hop, counter_out = trace.counter_classified, trace.counter_hop, trace.counter_out
+counter_classified, counter_hop, counter_out = steering.counter_classified, steering.counter_hop, steering.counter_out
 
 
-def _chooser(chain: trace.Chain, index: int, reverse: bool, v6: bool) -> str:
+def _chooser(chain: steering.Chain, index: int, reverse: bool, v6: bool) -> str:
     return f"c{chain.number}-{'r' if reverse else 'f'}{index}{'-6' if v6 else ''}"
 
 
-def _pair_chain(chain: trace.Chain, index: int, pair: trace.Pair, reverse: bool) -> str:
+def _pair_chain(chain: steering.Chain, index: int, pair: steering.Pair, reverse: bool) -> str:
     return counter_hop(chain, index, pair, reverse)
 
 
 # -- reading --------------------------------------------------------------------------------------------------
 
-def read(db) -> tuple[list[trace.Chain], set[str]]:
+def read(db) -> tuple[list[steering.Chain], set[str]]:
     """The chains, and every port of every port pair (service-function ports, isolated on their bridge)."""
     sf_ports = {pid for row in db.execute(sa.select(PortPair.ingress, PortPair.egress)) for pid in row}
-    return trace.read(db), sf_ports
+    return steering.read(db), sf_ports
 
 
 # -- rendering ------------------------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ def _rule(chain: str, expr: list) -> dict:
     return _cmd("add", "rule", chain=chain, expr=expr)
 
 
-def _classify(fc: trace.Classifier) -> list | None:
+def _classify(fc: steering.Classifier) -> list | None:
     """Match expressions for ``fc`` (the source port is the device the rule hangs on); None: matches nothing."""
     v6 = fc.ethertype == "IPv6"
     fam, version = ("ip6", 6) if v6 else ("ip", 4)
@@ -114,14 +114,14 @@ def _guard(port) -> list[list]:
     return rules
 
 
-def _hash(group: trace.Group, reverse: bool, v6: bool) -> dict:
+def _hash(group: steering.Group, reverse: bool, v6: bool) -> dict:
     fam = "ip6" if v6 else "ip"
     parts = []
     for name in group.fields(reverse):
-        protocol, field, _, _ = trace.LB[name]
+        protocol, field, _, _ = steering.LB[name]
         parts.append(payload(fam if protocol == "ip" else protocol, field))
     expr = parts[0] if len(parts) == 1 else {"concat": parts}
-    return {"jhash": {"mod": trace.BUCKETS, "seed": group.seed, "expr": expr}}
+    return {"jhash": {"mod": steering.BUCKETS, "seed": group.seed, "expr": expr}}
 
 
 class Plan:
@@ -134,7 +134,7 @@ class Plan:
         self.counters: set[str] = set()
         self.passive: set[str] = set()  # taps of tap-group functions: they get copies, nothing comes back
 
-    def local(self, chain: trace.Chain) -> bool:
+    def local(self, chain: steering.Chain) -> bool:
         ports = [p for g in chain.groups for pair in g.pairs for p in (pair.ingress, pair.egress)]
         return bool(chain.groups) and all(g.pairs for g in chain.groups) and all(p.id in self.taps for p in ports)
 
@@ -142,13 +142,13 @@ class Plan:
         self.counters.add(name)
         return {"counter": name}
 
-    def next_step(self, chain: trace.Chain, index: int, reverse: bool, v6: bool) -> dict:
+    def next_step(self, chain: steering.Chain, index: int, reverse: bool, v6: bool) -> dict:
         """The verdict after group ``index - 1`` (``index + 1`` going back): the next chooser or delivery."""
         if 0 <= index < len(chain.groups):
             return {"goto": {"target": self.chooser(chain, index, reverse, v6)}}
         return {"accept": None}
 
-    def chooser(self, chain: trace.Chain, index: int, reverse: bool, v6: bool) -> str:
+    def chooser(self, chain: steering.Chain, index: int, reverse: bool, v6: bool) -> str:
         name = _chooser(chain, index, reverse, v6)
         if name in self.chains:
             return name
@@ -173,7 +173,7 @@ class Plan:
             rules.append([{"vmap": {"key": _hash(group, reverse, v6), "data": {"set": verdicts}}}])
         return name
 
-    def pair_chain(self, chain: trace.Chain, index: int, pair: trace.Pair, reverse: bool) -> str:
+    def pair_chain(self, chain: steering.Chain, index: int, pair: steering.Pair, reverse: bool) -> str:
         name = _pair_chain(chain, index, pair, reverse)
         port = pair.egress if reverse else pair.ingress
         expr = [self.counted(counter_hop(chain, index, pair, reverse))]
@@ -183,14 +183,14 @@ class Plan:
         self.chains[name] = [expr]
         return name
 
-    def add_chain(self, chain: trace.Chain, ports: dict) -> None:
+    def add_chain(self, chain: steering.Chain, ports: dict) -> None:
         if not self.local(chain):
             return
         last = len(chain.groups) - 1
         for reverse in ((False, True) if chain.symmetric else (False,)):
             for original in chain.classifiers:
                 # what each group is entered by and left as (ppg_n_tuple_mapping); replies: mirrored
-                intos, outs = trace.positions(chain, original)
+                intos, outs = steering.positions(chain, original)
                 if reverse:
                     fc, entry = original.reversed(), outs[last].reversed()
                     after_group = [into.reversed() for into in intos]
