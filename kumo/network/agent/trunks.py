@@ -50,6 +50,9 @@ class Trunks:
         self._programs: dict[Path, int] = {}  # pin directory → the id of the program pinned there
         self._applied: dict[str, tuple] = {}  # container handle → (configuration applied inside, ct… index)
         self._inner: dict[tuple[str, str, int], int] = {}  # (instance netns, parent ifname, tap index) → ifindex
+        # containers whose security-group rules have been applied: only these get their link up, so a
+        # container's first frames (its ARP) are not dropped by the fail-closed ruleset of a pass under way
+        self._ready: set[str] = set()
         self._passes = 0
         self.up: dict[str, str] = {}  # subport id → its host link, plugged in the last pass
         self.failed: set[str] = set()  # subports that could not be plugged in the last pass
@@ -181,7 +184,10 @@ class Trunks:
         parent's host end (index ``tap``) stays the same, except every ``RECHECK_EVERY`` passes."""
         port, handle, ct_name = sub.port, Path(sub.port.netns), names.container_link(sub.port.id)
         made = _ensure_netns(handle)
-        config = (port.mac, port.mtu, tuple(port.addresses), tuple(sorted(port.gateways.items())), port.admin_up, tap)
+        if made:
+            self._ready.discard(str(handle))
+        up = port.admin_up and str(handle) in self._ready
+        config = (port.mac, port.mtu, tuple(port.addresses), tuple(sorted(port.gateways.items())), up, tap)
         applied = self._applied.get(str(handle))
         if applied and not made and applied[0] == config:
             return applied[1], False
@@ -206,9 +212,21 @@ class Trunks:
                 index = inner.link_lookup(ifname=ct_name)[0]
                 inner.link("set", index=index, mtu=port.mtu, state="up")
                 plumbing._configure_inside(box, peer["index"], port.ifname, port.mac, port.mtu, port.addresses,
-                                           port.gateways, port.admin_up)
+                                           port.gateways, up)
         self._applied[str(handle)] = (config, index)
         return index, fresh
+
+    def _bring_up(self, sub: SubportWant) -> None:
+        """The subport's rules are in place: its container's link comes up (addresses, default route)."""
+        port, handle = sub.port, Path(sub.port.netns)
+        with netlink(handle) as box:
+            inside = plumbing._find_by_mac(box, port.mac)
+            if inside is None:
+                return
+            plumbing._configure_inside(box, inside["index"], port.ifname, port.mac, port.mtu, port.addresses,
+                                       port.gateways, True)
+        self._ready.add(str(handle))
+        self._applied.pop(str(handle), None)  # the next pass sees the configuration it now has
 
     def _sweep_pins(self, keep: set[str]) -> None:
         """Unpin the programs of namespaces no longer served, their maps emptied first (a program stays
@@ -243,6 +261,12 @@ class Trunks:
                 trunks[trunk.id] = status
             for sub in trunk.subports:
                 up = sub.port.id in self.up and sub.port.id in plugged
+                if up and sub.port.admin_up and str(sub.port.netns) not in self._ready:
+                    try:
+                        self._bring_up(sub)
+                    except Exception:
+                        log.exception("subport %s: could not bring its container's link up", sub.port.id)
+                        up = False
                 want = ("ACTIVE" if up and sub.port.admin_up else "DOWN", host if up else sub.host)
                 if want != (sub.status, sub.host):
                     ports[sub.port.id] = want
@@ -258,7 +282,7 @@ class Trunks:
     # -- removal ----------------------------------------------------------------------------
 
     def teardown(self) -> None:
-        self._attached, self._applied, self._inner, self.up = set(), {}, {}, {}
+        self._attached, self._applied, self._inner, self.up, self._ready = set(), {}, {}, {}, set()
         sweep_containers(self.data_dir, set())
         self._sweep_pins(set())
 
