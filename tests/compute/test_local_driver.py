@@ -8,6 +8,7 @@ loop device or file behind.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -326,6 +327,13 @@ def test_pause_and_suspend_freeze_processes(driver, boot):
         driver.pause(spec.uuid)
 
 
+def boot_second(init_pid: int) -> int:
+    """The instance's boot time to the second, as a guest derives it from its own ``/proc/uptime``."""
+    uptime = subprocess.run(["nsenter", f"--target={init_pid}", "--time", "--", "cat", "/proc/uptime"],
+                            capture_output=True, text=True, check=True).stdout
+    return math.floor(time.time() - math.floor(float(uptime.split()[0])))
+
+
 def test_power_cycle_reboot_rebuild_and_snapshot(driver, boot, tmp_path):
     spec = boot(hostname="cycle")
     run(driver, spec.uuid, "echo kept > /root/file")
@@ -350,9 +358,11 @@ def test_power_cycle_reboot_rebuild_and_snapshot(driver, boot, tmp_path):
     assert os.stat(driver.netns_path(spec.uuid)).st_ino == os.stat(f"/proc/{init}/ns/net").st_ino
     for hard in (False, True):
         before = json.loads((driver.root / spec.uuid / "state.json").read_text())["pid"]
+        booted = boot_second(before)
         driver.reboot(spec, hard=hard)
         after = json.loads((driver.root / spec.uuid / "state.json").read_text())["pid"]
         assert before != after and driver.power_state(spec.uuid) == PowerState.RUNNING
+        assert boot_second(after) > booted  # as Tempest sees a reboot: now − ⌊uptime⌋, to the second
         assert run(driver, spec.uuid, "readlink /proc/1/ns/net") == netns  # the same network namespace
         assert run(driver, spec.uuid, "cat /root/file") == "kept\n"
     # snapshot of a running instance: its files, without /proc, /sys, /dev or /run/kumo contents

@@ -222,7 +222,8 @@ class LocalDriver:
             netns.touch()
             prefix, net = [], [f"--net={netns}"]
         (self._rt(uuid) / "fstab").write_text(fstab(self._rt(uuid)))
-        argv = [*prefix, "unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", *net, *host.fresh_uptime(),
+        clock, state["boot_clock"] = host.fresh_uptime(state.get("boot_clock"))
+        argv = [*prefix, "unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", *net, *clock,
                 "--propagation", "private", "--", self.busybox, "sh", "-c", '. "$0"', str(self.runtime / "setup.sh"),
                 self.busybox, str(inst),
                 str(self._rt(uuid)), state["lower"], state["hostname"], state["mode"], *state["cgroups"].values()]

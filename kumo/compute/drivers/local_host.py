@@ -8,6 +8,7 @@ import select
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 from kumo.compute.driver import DriverError
@@ -150,13 +151,29 @@ def detach_loop(loop: str, backing: str | None) -> None:
         subprocess.run(["losetup", "-d", loop], capture_output=True)
 
 
-def fresh_uptime() -> list[str]:
-    """``unshare`` options for a time namespace whose boot clock starts near 0: the instance's ``/proc/uptime``
-    counts from its own boot (as a VM's would; Tempest reads it to see a reboot). None without time namespaces."""
+REBOOT_SPACING = 2  # whole seconds of the host's boot clock between two boots of one instance
+
+
+def fresh_uptime(previous: int | None = None) -> tuple[list[str], int | None]:
+    """``unshare`` options for a time namespace whose boot clock starts near 0 — the instance's ``/proc/uptime``
+    counts from its own boot, as a VM's would — and the whole-second offset used (``unshare`` takes whole
+    seconds). The boot time a guest derives at one-second resolution (now − ⌊uptime⌋, as Tempest reads it
+    to see a reboot) moves forward only if the offsets of two boots differ by ``REBOOT_SPACING``: a reboot
+    within that of the previous boot (``previous``) waits for it, at most 2 s. No options without time
+    namespaces."""
     try:
         if not os.path.exists("/proc/self/ns/time"):
-            return []
-        with open("/proc/uptime") as fh:
-            return ["--time", "--boottime", str(-int(float(fh.read().split()[0])))]
+            return [], None
+        uptime = _host_uptime()
+        if previous is not None and previous <= uptime < previous + REBOOT_SPACING:  # (a smaller uptime: the host rebooted)
+            time.sleep(previous + REBOOT_SPACING - uptime)
+            uptime = _host_uptime()
+        offset = int(uptime)
+        return ["--time", "--boottime", str(-offset)], offset
     except (OSError, ValueError, IndexError):
-        return []
+        return [], None
+
+
+def _host_uptime() -> float:
+    with open("/proc/uptime") as fh:
+        return float(fh.read().split()[0])
