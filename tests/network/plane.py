@@ -232,3 +232,14 @@ class Instance:
                 return True
             time.sleep(0.1)
         return False
+
+
+def wait_for(predicate, what: str = "condition", timeout: float = 15.0):
+    """``predicate()``'s first true value, polled every 0.1 s; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from .plane import BUSYBOX, NEEDS_ROOT, PING, Instance, Plane
+from .plane import BUSYBOX, NEEDS_ROOT, PING, Instance, Plane, wait_for
 
 pytestmark = NEEDS_ROOT
 
@@ -263,16 +263,6 @@ def test_vxlan_between_two_hosts(plane):
     assert plane.leftovers() == []
 
 
-def _wait(predicate, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_through_the_api_ports_go_active_and_nothing_is_left(cloud):
     """The agent in a live Kumo: woken by API changes, ports ACTIVE once plugged, the network's bridge,
     DHCP namespace and dnsmasq gone after the deletes (the shared Kumo may host other tests' instances,
@@ -306,8 +296,8 @@ def test_through_the_api_ports_go_active_and_nothing_is_left(cloud):
                     time.sleep(0.5)
                     subprocess.run(["unshare", f"--net={handle}", "ip", "link", "set", "lo", "up"], check=True)
             for port in made:
-                _wait(lambda p=port: admin.get(f"/network/v2.0/ports/{p['id']}").json()["port"]["status"] == "ACTIVE",
-                      timeout=10, what=f"port {port['id']} ACTIVE")
+                wait_for(lambda p=port: admin.get(f"/network/v2.0/ports/{p['id']}").json()["port"]["status"] == "ACTIVE",
+                         timeout=10, what=f"port {port['id']} ACTIVE")
             one, two = (Instance(None, p["id"], p["device_id"], h, p["fixed_ips"][0]["ip_address"], p["mac_address"])
                         for p, h in zip(made, handles))
             assert one.reaches(two.ip)  # the default group: members reach each other
@@ -330,7 +320,7 @@ def test_through_the_api_ports_go_active_and_nothing_is_left(cloud):
                 return not bridge and names.dhcp_namespace(host_ns, net["id"]) not in spaces \
                     and not dhcp_dir.exists() and unplugged
 
-            _wait(gone, what="the network's bridge, DHCP namespace, dnsmasq and the instances' eth0 gone")
+            wait_for(gone, what="the network's bridge, DHCP namespace, dnsmasq and the instances' eth0 gone")
         finally:
             for port in made:
                 admin.delete(f"/network/v2.0/ports/{port['id']}")

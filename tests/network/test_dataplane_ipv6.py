@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
-from .plane import BUSYBOX, NEEDS_ROOT, Plane
+from .plane import BUSYBOX, NEEDS_ROOT, Plane, wait_for
 
 pytestmark = NEEDS_ROOT
 
@@ -120,16 +119,6 @@ sys.exit(1)
 """
 
 
-def _wait(predicate, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _subnet(plane: Plane, network_id: str, cidr: str, mode: str | None, **kw) -> str:
     from kumo.network import subnets
     from kumo.network.models import Network
@@ -199,7 +188,7 @@ def test_an_ipv6_slaac_address_works(plane):
     router_id, macs = plane.router(v6, far_v6)
     plane.reconcile()
     for inst, address in ((a, a6), (b, b6), (far, far6)):
-        _wait(lambda i=inst, x=address: _slaac(i, x), timeout=20, what=f"SLAAC address {address}")
+        wait_for(lambda i=inst, x=address: _slaac(i, x), timeout=20, what=f"SLAAC address {address}")
     assert set(_addresses(a)) == {a6}  # exactly the API's address, no temporary ones
     host = subprocess.run(["ip", "-n", plane.agent.namespace, "-6", "-o", "addr", "show", "scope", "global"],
                           capture_output=True, text=True, check=True).stdout
@@ -248,12 +237,12 @@ def test_dhcpv6_stateful_and_stateless(plane):
     assert s1_6 in _addresses(s1) and "dynamic" not in _addresses(s1)[s1_6]
     ra = _ra(s2)
     assert ra["O"] and not ra["M"] and ra["prefixes"] == [["fd00:83::/64", True, True]], ra
-    _wait(lambda: _slaac(s2, s2_6), timeout=20, what="the stateless subnet's SLAAC address")
+    wait_for(lambda: _slaac(s2, s2_6), timeout=20, what="the stateless subnet's SLAAC address")
     answer = _dhcp6(s2, "info")
     assert answer["type"] == 7 and answer["dns"] == ["fd00:83::53"] and answer["addresses"] == [], answer
     from kumo.network import ipam
     for inst, subnet in ((s1, full), (s2, less)):
-        route = _wait(lambda i=inst: _default_route(i), what="a default route by RA")
+        route = wait_for(lambda i=inst: _default_route(i), what="a default route by RA")
         assert route["gateway"] == ipam.eui64("fe80::/64", macs[subnet]), route
     assert s1.run(BUSYBOX, "ping6", "-c", "1", "-W", "2", s2_6).returncode == 0  # members of the default group
     assert (plane.agent.ra_root / router_id / "pid").exists()
@@ -287,21 +276,21 @@ def test_a_server_booted_through_nova_takes_its_slaac_address(cloud):
                 "name": "v6", "imageRef": image, "flavorRef": flavor, "networks": [{"uuid": net["id"]}]}})
             assert resp.status_code == 202, resp.text
             server_id = resp.json()["server"]["id"]
-            _wait(lambda: admin.get(f"{C}/servers/{server_id}").json()["server"]["status"] == "ACTIVE", timeout=30,
-                  what="the server ACTIVE")
+            wait_for(lambda: admin.get(f"{C}/servers/{server_id}").json()["server"]["status"] == "ACTIVE", timeout=30,
+                     what="the server ACTIVE")
             port = admin.get(f"{N}/ports", params={"device_id": server_id}).json()["ports"][0]
             address = port["fixed_ips"][0]["ip_address"]
             assert address == ipam.eui64("fd00:84::/64", port["mac_address"])
             assert address in str(admin.get(f"{C}/servers/{server_id}").json()["server"]["addresses"])
             inst = Instance(None, port["id"], server_id, cloud.server.data_dir / "instances" / server_id / "netns",
                             address, port["mac_address"])
-            _wait(lambda: _slaac(inst, address), timeout=20, what="the server's SLAAC address")
+            wait_for(lambda: _slaac(inst, address), timeout=20, what="the server's SLAAC address")
             assert inst.run(BUSYBOX, "ping6", "-c", "1", "-W", "2", "fd00:84::1").returncode == 0
         finally:
             if server_id:
                 admin.delete(f"{C}/servers/{server_id}")
-                _wait(lambda: admin.get(f"{C}/servers/{server_id}").status_code == 404, timeout=30,
-                      what="the server gone")
+                wait_for(lambda: admin.get(f"{C}/servers/{server_id}").status_code == 404, timeout=30,
+                         what="the server gone")
             if router:
                 admin.put(f"{N}/routers/{router['id']}/remove_router_interface",
                           json={"subnet_id": sub.json()["subnet"]["id"]})
@@ -315,4 +304,4 @@ def test_a_server_booted_through_nova_takes_its_slaac_address(cloud):
                 spaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
                 return l3.namespace(host_ns, router["id"]) not in spaces and not ra_dir.exists()
 
-            _wait(gone, what="the router's namespace and RA daemon gone")
+            wait_for(gone, what="the router's namespace and RA daemon gone")

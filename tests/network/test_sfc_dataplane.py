@@ -22,6 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .plane import wait_for
+
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the data plane needs root (namespaces, bridges, nftables)"),
     pytest.mark.skipif(not (shutil.which("nft") and shutil.which("bridge")), reason="nftables and iproute2 needed"),
@@ -165,13 +167,7 @@ class Lab:
         return sfc.counters(self.namespace)
 
     def wait(self, predicate, what: str, timeout: float = 20.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_for(predicate, what, timeout)
 
     def connect(self, client: Box, server_ip: str, port: int, sports: list[int]) -> None:
         result = json.loads(client.run(sys.executable, "-I", "-S", "-c", CLIENT, server_ip, str(port),

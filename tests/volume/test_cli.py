@@ -60,7 +60,8 @@ def test_sdk_lifecycle(tenant):
     volume = bs.wait_for_status(volume, "available", interval=0.1, wait=30)
     assert volume.size == 1 and volume.metadata == {"x": "1"}
     bs.extend_volume(volume, 2)
-    volume = bs.wait_for_status(volume, "available", interval=0.1, wait=30)
+    # fetched anew: wait_for_status returns at once when the object it is given already says "available"
+    volume = bs.wait_for_status(bs.get_volume(volume.id), "available", interval=0.1, wait=30)
     assert bs.get_volume(volume.id).size == 2
     snap = bs.create_snapshot(volume_id=volume.id, name=unique("sdksnap"))
     snap = bs.wait_for_status(snap, "available", interval=0.1, wait=30)

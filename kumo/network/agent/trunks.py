@@ -269,15 +269,21 @@ class Trunks:
                         up = False
                 want = ("ACTIVE" if up and sub.port.admin_up else "DOWN", host if up else sub.host)
                 if want != (sub.status, sub.host):
-                    ports[sub.port.id] = want
+                    ports[sub.port.id] = (*want, sub.status, sub.host)
         if not ports and not trunks:
             return
-        with database.session() as db:  # Core UPDATEs, not the ORM: a status change must not wake the agent
-            for port_id, (status, bound) in ports.items():
-                db.execute(sa.update(Port).where(Port.id == port_id).values(
+        read = {t.id: t.status for t in desired.trunks.values()}
+        # Core UPDATEs, not the ORM: a status change must not wake the agent. Each applies only to a row still
+        # as this pass read it: what changed meanwhile (the parent's server deleted: trunk and subports DOWN,
+        # unbound) is newer than this pass and must not be overwritten by it.
+        with database.session() as db:
+            for port_id, (status, bound, was_status, was_bound) in ports.items():
+                db.execute(sa.update(Port).where(Port.id == port_id, Port.status == was_status,
+                                                 Port.binding_host_id == was_bound).values(
                     status=status, binding_host_id=bound, binding_vif_type="ovs" if bound else "unbound"))
             for trunk_id, status in trunks.items():
-                db.execute(sa.update(Trunk).where(Trunk.id == trunk_id).values(status=status))
+                db.execute(sa.update(Trunk).where(Trunk.id == trunk_id, Trunk.status == read[trunk_id])
+                           .values(status=status))
 
     # -- removal ----------------------------------------------------------------------------
 
