@@ -278,11 +278,14 @@ class Agent:
         changed = {pid: status for pid, status in statuses.items() if current.get(pid) != status}
         if not changed:
             return
+        groups: dict[tuple[str, str | None], list[str]] = {}
+        for pid, status in changed.items():
+            groups.setdefault((status, current.get(pid)), []).append(pid)
         with self.db.session() as db:
-            for status in ("ACTIVE", "DOWN"):
-                ids = [pid for pid, s in changed.items() if s == status]
-                if ids:  # Core UPDATE, not the ORM: a status change must not wake the agent again
-                    db.execute(sa.update(Port).where(Port.id.in_(ids)).values(status=status))
+            for (status, was), ids in groups.items():
+                # Core UPDATE, not the ORM: a status change must not wake the agent again; only rows still as
+                # this pass read them (a change made meanwhile is newer than the pass)
+                db.execute(sa.update(Port).where(Port.id.in_(ids), Port.status == was).values(status=status))
 
     # -- removal ----------------------------------------------------------------------------
 
