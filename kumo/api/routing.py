@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import orjson
-from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -253,7 +252,7 @@ class Dispatcher(StarletteRouter):
             return await super().app(scope, receive, send)
         scope.setdefault("router", self)
         partial = partial_scope = None
-        for route in self._candidates(get_route_path(scope)):
+        for route in self._candidates(_route_path(scope)):
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
                 scope["route"] = route
@@ -266,6 +265,15 @@ class Dispatcher(StarletteRouter):
             scope.update(partial_scope)
             return await partial.handle(scope, receive, send)
         await self.default(scope, receive, send)
+
+
+def _route_path(scope) -> str:
+    """The path below the mount point (``root_path``), as Starlette's routes match it."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    rest = path[len(root):]
+    return rest if rest.startswith("/") or not rest else path
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -23,31 +23,10 @@ import pytest
 
 from kumo.network.agent import names
 
+from .plane import PING
+
 if os.geteuid() != 0:
     pytest.skip("the trunk data plane needs root (namespaces, eBPF)", allow_module_level=True)
-
-PING = """
-import os, select, socket, struct, sys, time
-def checksum(data):
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    total = (total >> 16) + (total & 0xFFFF)
-    return ~(total + (total >> 16)) & 0xFFFF
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-if sys.argv[4]:
-    s.bind((sys.argv[4], 0))
-ident = os.getpid() & 0xFFFF
-body = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"trunk-dataplane!"
-packet = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
-for attempt in range(int(sys.argv[3])):
-    s.sendto(packet, (sys.argv[1], 0))
-    deadline = time.monotonic() + float(sys.argv[2])
-    while (left := deadline - time.monotonic()) > 0 and select.select([s], [], [], left)[0]:
-        reply, (peer, _) = s.recvfrom(4096)
-        kind, _, _, got = struct.unpack("!BBHH", reply[20:26])
-        if kind == 0 and got == ident and peer == sys.argv[1]:
-            sys.exit(0)
-sys.exit(1)
-"""
 
 # Frames on one link for a while: (source MAC, VLAN id or 0) of each, the tag read from the packet
 # socket's auxdata (the kernel holds it out of band) or, if still in the frame, from the frame itself.
@@ -145,7 +124,7 @@ class World:
         handle = self.container(port_id)
         if not os.path.ismount(handle):
             return False
-        argv = [sys.executable, "-I", "-S", "-c", PING, address, str(wait), str(tries), source]
+        argv = [sys.executable, "-I", "-S", "-c", PING, address, source, str(wait), "16", str(tries)]
         proc = subprocess.run(["nsenter", f"--net={handle}", "--", *argv], capture_output=True,
                               timeout=tries * wait + 10, check=False)
         return proc.returncode == 0
