@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import importlib
-import importlib.util
 import logging
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +21,7 @@ from kumo.api.service import ServiceInfo
 from kumo.config import Settings
 from kumo.db import Base, Database
 from kumo.errors import KumoError, MethodNotAllowed, NotFound
+from kumo.services import DECLARED, IDENTITY
 from kumo.identity.core import Identity
 from kumo.workers import InProcessQueue
 
@@ -69,7 +67,7 @@ class Cloud:
 
     def setup_identity(self) -> None:
         """What the identity API needs to answer: its tables, the token keys, the bootstrap on a first start,
-        and the whole catalog (read from each service's declaration, without loading the service)."""
+        and the whole catalog (``kumo.services`` declares it; the services themselves load later)."""
         from kumo.identity import bootstrap, catalog
 
         state = self.db.schema_state()
@@ -81,26 +79,19 @@ class Cloud:
         with self.db.session() as db:
             if bootstrap.needed(db):
                 self.first_start_credentials = bootstrap.run(self.identity, db)
-            for entry in declared_services():
-                catalog.register(db, type=entry["type"], name=entry["name"],
-                                 url=self.settings.base_url + entry["prefix"] + entry.get("catalog_suffix", ""),
-                                 region=self.settings.region, description=entry.get("description", ""))
+            for entry in DECLARED:
+                catalog.register(db, type=entry.type, name=entry.name,
+                                 url=self.settings.base_url + entry.prefix + entry.catalog_suffix,
+                                 region=self.settings.region, description=entry.description)
         self.serving[IDENTITY] = importlib.import_module(IDENTITY).SERVICE
 
     def start_services(self) -> None:
         """Load every service, complete a new schema, run each ``on_start`` (drivers, worker topics, recovery,
         periodic jobs, builtin images), start the workers; then every service serves (``started``)."""
-        from kumo.identity import catalog
-
         try:
             with _defining_models():
-                loaded = {module: importlib.import_module(module).SERVICE for module in SERVICE_MODULES}
+                loaded = {entry.module: importlib.import_module(entry.module).SERVICE for entry in DECLARED}
             self.db.upgrade()
-            with self.db.session() as db:  # the declarations were read from source: the loaded ones win
-                for service in loaded.values():
-                    catalog.register(db, type=service.type, name=service.name,
-                                     url=self.settings.base_url + service.prefix + service.catalog_suffix,
-                                     region=self.settings.region, description=service.description)
             for service in loaded.values():
                 if service.on_start:
                     service.on_start(self)
@@ -131,43 +122,8 @@ def _defining_models():
         configure_mappers()
 
 
-# Each OpenStack service is a package whose ``http`` module declares ``SERVICE``.
-SERVICE_MODULES = ["kumo.identity.http", "kumo.network.http", "kumo.image.http", "kumo.volume.http",
-                   "kumo.compute.http"]
-IDENTITY = "kumo.identity.http"
-_CATALOG_FIELDS = ("type", "name", "prefix", "description", "catalog_suffix")
-
-
 def services() -> list[ServiceInfo]:
-    return [importlib.import_module(name).SERVICE for name in SERVICE_MODULES]
-
-
-def declared_services() -> list[dict]:
-    """Each service's catalog entry and mount point (``type``, ``name``, ``prefix``, ``description``,
-    ``catalog_suffix``) as its ``SERVICE = ServiceInfo(...)`` declares them, read from the source without
-    importing the service (loading the four non-identity services takes ~0.4 s of a start). A declaration
-    that is not made of literals is imported instead."""
-    return [_declaration(module) for module in SERVICE_MODULES]
-
-
-@functools.cache
-def _declaration(module: str) -> dict:
-    import ast
-
-    spec = importlib.util.find_spec(module)
-    tree = ast.parse(Path(spec.origin).read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SERVICE" for t in node.targets) \
-                and isinstance(node.value, ast.Call):
-            try:
-                found = {kw.arg: ast.literal_eval(kw.value) for kw in node.value.keywords
-                         if kw.arg in _CATALOG_FIELDS}
-            except ValueError:
-                break
-            if {"type", "name", "prefix"} <= found.keys():
-                return found
-    service = importlib.import_module(module).SERVICE
-    return {field: getattr(service, field) for field in _CATALOG_FIELDS}
+    return [importlib.import_module(entry.module).SERVICE for entry in DECLARED]
 
 
 def _service_router(router: Router) -> Dispatcher:
@@ -189,7 +145,7 @@ def healthz(request: Request):
     backend = getattr(cloud, "backend", None)
     status = "ok" if cloud.started.is_set() else "failed" if cloud.start_error else "starting"
     return JSONResponse({"status": status, "version": __version__,
-                         "services": [entry["type"] for entry in declared_services()],
+                         "services": [entry.type for entry in DECLARED],
                          "backend": backend.name if backend else None}, status_code=200 if status == "ok" else 503)
 
 
@@ -226,7 +182,7 @@ class _ServiceApp:
 def build_app(cloud: Cloud) -> Starlette:
     from starlette.routing import Route
 
-    prefixes = {entry["prefix"]: module for module, entry in zip(SERVICE_MODULES, declared_services())}
+    prefixes = {entry.prefix: entry.module for entry in DECLARED}
 
     async def method_not_allowed(request, exc):
         prefix = "/" + request.url.path.lstrip("/").split("/", 1)[0]

@@ -41,7 +41,8 @@ def cmd_serve(args) -> int:
     setup_logging(settings.log_level)
 
     from kumo import clouds
-    from kumo.app import Cloud, build_app, declared_services
+    from kumo.app import Cloud, build_app
+    from kumo.services import DECLARED
 
     cloud = Cloud(settings)
     # Identity answers as soon as its own part is ready (well under a second); the other services are
@@ -56,8 +57,7 @@ def cmd_serve(args) -> int:
     print(f"Kumo {__version__} serving on {settings.base_url}", flush=True)
     print(f"  backend:     {backend.name} ({backend.reason})")
     print("  services:    " + "\n               ".join(
-        f"{entry['type']:<14} {settings.base_url}{entry['prefix']}{entry.get('catalog_suffix', '')}"
-        for entry in declared_services()))
+        f"{entry.type:<14} {settings.base_url}{entry.prefix}{entry.catalog_suffix}" for entry in DECLARED))
     print(f"  data dir:    {settings.data_dir.resolve()}  (database: {_redact(settings.database)})")
     if creds:
         print(f"  admin password (shown once, also in clouds.yaml): {creds.admin_password}")

@@ -118,11 +118,11 @@ def test_a_start_cut_short_is_completed_at_the_next(tmp_path):
         db.dispose()
 
 
-def test_the_catalog_read_from_the_declarations_is_the_services():
-    """Identity registers the catalog before the other services are loaded, from their ``SERVICE = ServiceInfo(...)``
-    read as source: the same entries as the loaded services give."""
-    from kumo.app import declared_services, services
+def test_each_declared_service_is_served_by_its_package():
+    """The catalog and the mounts come from ``kumo.services.DECLARED`` before the services load: each row's
+    package must serve exactly that row."""
+    from kumo.app import services
+    from kumo.services import DECLARED
 
-    fields = ("type", "name", "prefix", "description", "catalog_suffix")
-    assert [{f: entry.get(f, "") for f in fields} for entry in declared_services()] \
-        == [{f: getattr(service, f) for f in fields} for service in services()]
+    assert [service.declared for service in services()] == list(DECLARED)
+    assert len({entry.prefix for entry in DECLARED}) == len({entry.type for entry in DECLARED}) == len(DECLARED)

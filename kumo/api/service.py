@@ -6,18 +6,20 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from kumo.api.routing import Router
+from kumo.services import Declared, declared
 
 
 @dataclass(frozen=True)
 class ServiceInfo:
-    type: str  # catalog type: identity, compute, network, image, block-storage
-    name: str  # catalog name: keystone, nova, neutron, glance, cinderv3
-    prefix: str  # mount point under the server's root, e.g. "/identity"
+    declared: Declared  # its row of ``kumo.services.DECLARED``: catalog type and name, mount point
     router: Router
-    description: str
-    # path appended to the catalog URL, e.g. "/v2.1" for compute or "/v3/$(project_id)s" for block storage
-    catalog_suffix: str = ""
     # called once at start with the Cloud: build drivers, register worker topics, resume unfinished work
     on_start: Callable[[Any], None] | None = None
     # what ``kumo status`` shows of it: counts(db) -> {"name": n} (a value may be a dict, e.g. by status)
     counts: Callable[[Any], dict[str, Any]] | None = None
+
+    @classmethod
+    def of(cls, module: str, router: Router, **hooks) -> ServiceInfo:
+        """The service served by package ``module`` (its ``__name__``), as ``kumo.services`` declares it."""
+        return cls(declared(module), router, **hooks)
+

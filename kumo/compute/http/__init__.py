@@ -30,6 +30,4 @@ def counts(db) -> dict:
     return {"servers": dict(rows.all())}
 
 
-SERVICE = ServiceInfo(type="compute", name="nova", prefix="/compute", router=router,
-                      description="Kumo compute (Nova v2.1)", catalog_suffix="/v2.1", on_start=on_start,
-                      counts=counts)
+SERVICE = ServiceInfo.of(__name__, router, on_start=on_start, counts=counts)

@@ -23,5 +23,4 @@ def on_start(cloud) -> None:
     revocations.prune_every(cloud)
 
 
-SERVICE = ServiceInfo(type="identity", name="keystone", prefix="/identity", router=router,
-                      description="Kumo identity (Keystone v3)", counts=counts, on_start=on_start)
+SERVICE = ServiceInfo.of(__name__, router, counts=counts, on_start=on_start)

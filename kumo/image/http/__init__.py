@@ -20,6 +20,4 @@ def counts(db) -> dict:
     return {"images": db.scalar(sa.select(sa.func.count()).select_from(Image))}
 
 
-SERVICE = ServiceInfo(type="image", name="glance", prefix="/image", router=router,
-                      description="Kumo image service (Glance v2)", on_start=on_start,
-                      counts=counts)
+SERVICE = ServiceInfo.of(__name__, router, on_start=on_start, counts=counts)

@@ -27,6 +27,4 @@ def counts(db) -> dict:
                                 ("floating_ips", m.FloatingIP))}
 
 
-SERVICE = ServiceInfo(type="network", name="neutron", prefix="/network", router=router,
-                      description="Kumo networking (Neutron v2.0)", on_start=on_start,
-                      counts=counts)
+SERVICE = ServiceInfo.of(__name__, router, on_start=on_start, counts=counts)

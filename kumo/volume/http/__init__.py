@@ -13,6 +13,4 @@ def counts(db) -> dict:
     return {"volumes": db.scalar(sa.select(sa.func.count()).select_from(Volume))}
 
 
-SERVICE = ServiceInfo(type="block-storage", name="cinderv3", prefix="/volume", router=router,
-                      description="Kumo block storage (Cinder v3)", catalog_suffix="/v3/$(project_id)s",
-                      on_start=on_start, counts=counts)
+SERVICE = ServiceInfo.of(__name__, router, on_start=on_start, counts=counts)
