@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import threading
 from collections.abc import Callable
 
+from sqlalchemy.orm import configure_mappers
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount
@@ -21,8 +21,8 @@ from kumo.api.service import ServiceInfo
 from kumo.config import Settings
 from kumo.db import Base, Database
 from kumo.errors import KumoError, MethodNotAllowed, NotFound
-from kumo.services import DECLARED, IDENTITY
 from kumo.identity.core import Identity
+from kumo.services import DECLARED, IDENTITY
 from kumo.workers import InProcessQueue
 
 log = logging.getLogger("kumo")
@@ -89,8 +89,8 @@ class Cloud:
         """Load every service, complete a new schema, run each ``on_start`` (drivers, worker topics, recovery,
         periodic jobs, builtin images), start the workers; then every service serves (``started``)."""
         try:
-            with _defining_models():
-                loaded = {entry.module: importlib.import_module(entry.module).SERVICE for entry in DECLARED}
+            loaded = {entry.module: importlib.import_module(entry.module).SERVICE for entry in DECLARED}
+            configure_mappers()  # here, not in a request's first query
             self.db.upgrade()
             for service in loaded.values():
                 if service.on_start:
@@ -108,18 +108,6 @@ class Cloud:
             timer.join(timeout=5)
         self.workers.stop()
         self.db.dispose()
-
-
-@contextlib.contextmanager
-def _defining_models():
-    """Identity serves while the other services load on a thread: a request that would configure the ORM's
-    mappers must not see a model half defined (the failure would stick), so it waits for the lock SQLAlchemy
-    takes to define or configure a mapper, which this thread holds until every model is defined and configured."""
-    from sqlalchemy.orm import configure_mappers
-
-    with importlib.import_module("sqlalchemy.orm.mapper")._CONFIGURE_MUTEX:
-        yield
-        configure_mappers()
 
 
 def services() -> list[ServiceInfo]:

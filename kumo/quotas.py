@@ -11,8 +11,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from kumo.db import Base
+from kumo.db import model_base
 from kumo.errors import KumoError
+
+Base = model_base("QuotaModel")
 
 UNLIMITED = -1
 

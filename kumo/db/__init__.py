@@ -24,7 +24,16 @@ from kumo.errors import Conflict
 
 
 class Base(DeclarativeBase):
+    """Identity's models, and the one MetaData every table is on."""
     type_annotation_map = {dict: sa.JSON, list: sa.JSON}
+
+
+def model_base(name: str) -> type[DeclarativeBase]:
+    """A declarative base for one service's models: its own mapper registry on ``Base.metadata``. The other
+    services' models are defined on the start thread while identity already answers; in registries of their
+    own, defining them never leaves identity's mappers to be configured again mid-request."""
+    return type(name, (DeclarativeBase,), {"metadata": Base.metadata,
+                                           "type_annotation_map": Base.type_annotation_map})
 
 
 def after_commit(session: Session, action) -> None:

@@ -7,7 +7,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kumo.db import Base, new_id, utcnow
+from kumo.db import model_base, new_id, utcnow
+
+Base = model_base("NetworkModel")
 
 ID = sa.String(64)
 

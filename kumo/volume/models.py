@@ -9,7 +9,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kumo.db import Base, utcnow
+from kumo.db import model_base, utcnow
+
+Base = model_base("VolumeModel")
 
 ID = sa.String(64)
 NAME = sa.String(255)

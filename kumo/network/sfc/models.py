@@ -8,7 +8,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kumo.db import Base, new_id
+from kumo.db import new_id
+from kumo.network.models import Base
 
 ID = sa.String(64)
 
