@@ -10,7 +10,9 @@ create, network read (``GET /v2.0/networks/{id}``); then lists of ports on a net
 Then, Kumo only (the peer runs no agents, its ports never go ACTIVE), on the local backend: port create →
 ACTIVE for a port bound to an instance (a network namespace published where the compute driver puts it),
 and security-group rule change → enforced (from the API's reply to the nft rule present in the host
-namespace, and to a TCP connection passing; rule removal to the rule gone and the connection refused).
+namespace, and to a TCP connection passing; rule removal to the rule gone and the connection refused), and
+the server CPU of a change the data plane ignores (an unbound port renamed: the API's update and an idle agent
+pass). ``--seed N`` first makes N unbound ports in the default group (bulk creates), to measure at scale.
 Figures and how to read them: docs/benchmarks.md.
 """
 
@@ -258,8 +260,10 @@ class Instances:
             shutil.rmtree(handle.parent, ignore_errors=True)
 
 
-def nft_has(namespace: str, needle: str) -> bool:
-    out = subprocess.run(["ip", "netns", "exec", namespace, "nft", "list", "table", "inet", "kumo"],
+def nft_has(namespace: str, chain: str, needle: str) -> bool:
+    """``needle`` in one chain of the host's ``inet kumo`` table (not the whole table, which would also print
+    every remote-group member; nft still fetches them first: ~100 ms a look with 10,000)."""
+    out = subprocess.run(["ip", "netns", "exec", namespace, "nft", "list", "chain", "inet", "kumo", chain],
                          capture_output=True, text=True, check=False).stdout
     return needle in out
 
@@ -275,14 +279,22 @@ def wait_for(predicate, timeout: float, step: float = 0.002) -> float | None:
 
 
 def dataplane(kumo, net: Net, args) -> dict:
-    from kumo.network.agent import names
+    from kumo.network.agent import firewall, names
 
     data_dir = kumo.server.data_dir
     host_ns = names.host_namespace(data_dir, "kumo")
     inst = Instances(data_dir)
     out: dict = {"active": [], "reply": [], "rule_nft": [], "rule_pass": [], "unrule_nft": [], "unrule_block": [],
                  "timeouts": []}
+    extra: dict = {}
     try:
+        if args.seed:  # unbound ports in the project's default group: every one a member of its remote-group rule
+            seed_net = net.network("bench-dp-seed", "10.205.0.0/16")
+            t0 = time.monotonic()
+            net.fill(seed_net, args.seed, args.fill_chunk)
+            extra["seeded"] = args.seed
+            log(f"  {args.seed} unbound ports in the default group made in {time.monotonic() - t0:.1f} s")
+            loadgen.wait_quiet(args.settle) if args.settle else None
         nid = net.network("bench-dp", "10.204.0.0/24")
         sg = net.call("POST", "/v2.0/security-groups", {"security_group": {"name": "bench-dp"}}, 201)
         sg = sg["security_group"]["id"]
@@ -297,7 +309,7 @@ def dataplane(kumo, net: Net, args) -> dict:
             port = net.call("POST", "/v2.0/ports", body, 201)["port"]
             t1 = time.monotonic()
             path = f"/v2.0/ports/{port['id']}"
-            t2 = wait_for(lambda: net.call("GET", path)["port"]["status"] == "ACTIVE", 30)
+            t2 = wait_for(lambda: net.call("GET", path)["port"]["status"] == "ACTIVE", 30, args.poll_ms / 1000)
             if t2 is None:
                 raise RuntimeError(f"port {port['id']} not ACTIVE within 30 s")
             ports.append((port, handle))
@@ -321,6 +333,7 @@ def dataplane(kumo, net: Net, args) -> dict:
         if ask("closed", 5) is None:
             raise RuntimeError("TCP passes before any rule allows it")
         needle = f"tcp dport {args.tcp_port}"
+        chain = firewall.group_chain("ingress", sg)  # where the group's ingress rules are
         for i in range(args.rule_runs):
             by_packet = i % 2 == 0  # alternately: poll the packet path, or the nft ruleset
             t0 = time.monotonic()
@@ -328,7 +341,7 @@ def dataplane(kumo, net: Net, args) -> dict:
                 "security_group_id": sg, "direction": "ingress", "protocol": "tcp", "ethertype": "IPv4",
                 "port_range_min": args.tcp_port, "port_range_max": args.tcp_port}}, 201)["security_group_rule"]
             t1 = time.monotonic()
-            seen = ask("open", args.dp_timeout) if by_packet else wait_for(lambda: nft_has(host_ns, needle),
+            seen = ask("open", args.dp_timeout) if by_packet else wait_for(lambda: nft_has(host_ns, chain, needle),
                                                                             args.dp_timeout)
             if seen is None:  # recorded as the time-out (a lower bound), and counted
                 out["timeouts"].append(f"rule add, {'packet' if by_packet else 'nft'}")
@@ -339,17 +352,18 @@ def dataplane(kumo, net: Net, args) -> dict:
             net.call("DELETE", f"/v2.0/security-group-rules/{rule['id']}", expect=204)
             t1 = time.monotonic()
             gone = ask("closed", args.dp_timeout) if by_packet else wait_for(
-                lambda: not nft_has(host_ns, needle), args.dp_timeout)
+                lambda: not nft_has(host_ns, chain, needle), args.dp_timeout)
             if gone is None:
                 out["timeouts"].append(f"rule delete, {'packet' if by_packet else 'nft'}")
                 gone = t1 + args.dp_timeout
-                if by_packet or nft_has(host_ns, needle):  # the next round must start from a closed port
-                    wait_for(lambda: not nft_has(host_ns, needle), 60, 0.1)
+                if by_packet or nft_has(host_ns, chain, needle):  # the next round must start from a closed port
+                    wait_for(lambda: not nft_has(host_ns, chain, needle), 60, 0.1)
             out["unrule_block" if by_packet else "unrule_nft"].append(max(0.0, gone - t1))
             log(f"  rule {'add → TCP passes' if by_packet else 'add → nft rule'}: "
                 f"{1000 * out['rule_pass' if by_packet else 'rule_nft'][-1]:.1f} ms; delete → "
                 f"{'TCP refused' if by_packet else 'nft rule gone'}: "
                 f"{1000 * out['unrule_block' if by_packet else 'unrule_nft'][-1]:.1f} ms")
+        extra["touch"] = touch_cost(kumo, net, nid, args)
         for port, _ in ports:
             net.call("DELETE", f"/v2.0/ports/{port['id']}", expect=204)
         net.call("DELETE", f"/v2.0/security-groups/{sg}", expect=204)
@@ -357,8 +371,29 @@ def dataplane(kumo, net: Net, args) -> dict:
     finally:
         inst.close()
     timeouts = out.pop("timeouts")
-    return {"timeouts": timeouts, **{key: {"n": len(v), "p50_ms": ms(v, 50), "p90_ms": ms(v, 90),
-                                           "max_ms": ms(v, 100)} for key, v in out.items()}}
+    return {"timeouts": timeouts, **extra, **{key: {"n": len(v), "p50_ms": ms(v, 50), "p90_ms": ms(v, 90),
+                                                    "max_ms": ms(v, 100)} for key, v in out.items()}}
+
+
+def touch_cost(kumo, net: Net, network_id: str, args) -> dict:
+    """Server CPU of a change the data plane does not care about (an unbound port renamed): the API's update and
+    the agent's pass it wakes, which finds nothing to do — what an idle pass costs, at this cloud's size."""
+    port = net.call("POST", "/v2.0/ports", {"port": {"network_id": network_id}}, 201)["port"]
+    try:
+        time.sleep(0.5)
+        loadgen.wait_quiet(args.settle) if args.settle else None
+        cpu0, t0 = kumo.cpu_seconds(), time.monotonic()
+        for i in range(args.touch_runs):
+            net.call("PUT", f"/v2.0/ports/{port['id']}", {"port": {"name": f"touch-{i}"}})
+            time.sleep(0.15)  # the pass runs after the reply: let it finish before the next
+        cpu = kumo.cpu_seconds() - cpu0
+        wall = time.monotonic() - t0
+    finally:
+        net.call("DELETE", f"/v2.0/ports/{port['id']}", expect=204)
+    row = {"n": args.touch_runs, "server_cpu_ms": round(1000 * cpu / args.touch_runs, 2),
+           "wall_s": round(wall, 2)}
+    log(f"  unbound port renamed (API update + the agent's idle pass): {row['server_cpu_ms']} ms server CPU each")
+    return row
 
 
 # -- report -----------------------------------------------------------------------------------------
@@ -413,6 +448,8 @@ def dataplane_table(out: dict) -> str:
     dp = out.get("dataplane")
     if dp:
         lines += ["| data plane (Kumo, local backend) | n | p50 ms | p90 ms | max ms |", "|---|---:|---:|---:|---:|"]
+        if dp.get("seeded"):
+            lines.insert(0, f"the cloud holds {dp['seeded']:,} more ports (unbound, in the default group)\n")
         for key, label in (("reply", "port create (bound to an instance): API reply"),
                            ("active", "port create → ACTIVE (instance's veth plugged, addresses set, nft applied)"),
                            ("rule_nft", "security-group rule create: API reply → nft rule present"),
@@ -421,6 +458,9 @@ def dataplane_table(out: dict) -> str:
                            ("unrule_block", "security-group rule delete: API reply → new connections blocked")):
             r = dp[key]
             lines.append(f"| {label} | {r['n']} | {fmt(r['p50_ms'])} | {fmt(r['p90_ms'])} | {fmt(r['max_ms'])} |")
+        if dp.get("touch"):
+            lines.append(f"| unbound port renamed: server CPU ms per update (API + the agent's pass, which finds "
+                         f"nothing to do) | {dp['touch']['n']} | {fmt(dp['touch']['server_cpu_ms'])} | | |")
         if dp.get("timeouts"):
             lines.append(f"\ntimed out after {out.get('dp_timeout')} s (counted as that): {', '.join(dp['timeouts'])}")
     elif out.get("dataplane_skipped"):
@@ -464,6 +504,14 @@ def main(argv=None) -> int:
     parser.add_argument("--page-size", type=int, default=1000, help="limit= of the paginated lists (default 1000)")
     parser.add_argument("--active-runs", type=int, default=10, help="port create → ACTIVE repetitions")
     parser.add_argument("--rule-runs", type=int, default=10, help="security-group rule add/delete repetitions")
+    parser.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="data plane: first make N unbound ports in the default group (bulk creates of "
+                             "--fill-chunk) on a network of their own, to measure at scale")
+    parser.add_argument("--poll-ms", type=float, default=2,
+                        help="data plane: pause between two GETs of a port waiting for ACTIVE (default 2; each GET "
+                             "costs the server a few ms of CPU, which the agent's pass then waits for)")
+    parser.add_argument("--touch-runs", type=int, default=40,
+                        help="data plane: renames of an unbound port, for the server CPU of an idle pass")
     parser.add_argument("--tcp-port", type=int, default=8080)
     parser.add_argument("--dp-timeout", type=float, default=30,
                         help="seconds a data-plane change may take before it counts as timed out")

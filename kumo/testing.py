@@ -102,3 +102,15 @@ def start(data_dir: Path, port: int | None = None, env: dict | None = None, time
             time.sleep(0.05)
     server.stop()
     raise RuntimeError(f"kumo serve did not answer within {timeout}s:\n{server.log()}")
+
+
+def wait_for(predicate, what: str = "condition", timeout: float = 15.0, interval: float = 0.05):
+    """``predicate()``'s first true value, polled every ``interval`` s; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)

@@ -128,3 +128,15 @@ def fresh_cloud(tmp_path):
 @pytest.fixture
 def admin(cloud):
     return cloud.http(cloud.token())
+
+
+@pytest.fixture(scope="session")
+def local(cloud):
+    """The session cloud's local compute driver, to look inside its real instances (skips on another backend)."""
+    from kumo.compute.drivers.local import LocalDriver
+    from kumo.config import Settings
+
+    backend = httpx.get(cloud.url + "/healthz").json().get("backend")
+    if backend != "local":
+        pytest.skip(f"this Kumo runs the {backend} backend, not the local one")
+    return LocalDriver(Settings(data_dir=cloud.server.data_dir))

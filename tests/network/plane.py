@@ -55,6 +55,7 @@ class Plane:
     def __init__(self, tmp_path: Path, template: Path):
         from kumo.context import Context
         from kumo.db import Database
+        from kumo.network.agent import wake
         from kumo.network.agent.agent import Agent
 
         self.data_dir = tmp_path / "data"
@@ -64,6 +65,7 @@ class Plane:
         self.project = uuid.uuid4().hex
         self.ctx = Context(user_id="tester", project_id=self.project, roles=frozenset({"admin"}))
         self.agent = Agent(self.data_dir, self.db, host="kumo")
+        wake.register(self.db, self.agent.touch)  # commits tell the agent which ports changed, as in a server
         self.handles: list[Path] = []
 
     # -- desired state ------------------------------------------------------------------------
@@ -178,7 +180,8 @@ class Plane:
         return found
 
     def close(self) -> None:
-        from kumo.network.agent import cleanup
+        from kumo.network.agent import cleanup, wake
+        wake.unregister(self.db)
         cleanup(self.data_dir)
         for handle in self.handles:
             subprocess.run(["umount", str(handle)], capture_output=True, check=False)
@@ -232,14 +235,3 @@ class Instance:
                 return True
             time.sleep(0.1)
         return False
-
-
-def wait_for(predicate, what: str = "condition", timeout: float = 15.0):
-    """``predicate()``'s first true value, polled every 0.1 s; AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -16,7 +16,9 @@ import uuid
 
 import pytest
 
-from .plane import BUSYBOX, NEEDS_ROOT, PING, Instance, Plane, wait_for
+from kumo.testing import wait_for
+
+from .plane import BUSYBOX, NEEDS_ROOT, PING, Instance, Plane
 
 pytestmark = NEEDS_ROOT
 

@@ -28,12 +28,12 @@ def test_firewall_failure_fails_closed(plane, monkeypatch):
     assert a.reaches(b.ip)
 
     # 1. nft rejects the ruleset (a jump to a chain that does not exist), as a bug or a kernel limit would
-    real = firewall.ruleset
+    real = firewall.commands
 
-    def broken(desired, taps):
-        return real(desired, taps) + [firewall._rule("inet", "forward", [{"jump": {"target": "missing"}}])]
+    def broken(applied, want):  # refused as a change and as the whole ruleset
+        return real(applied, want) + [firewall._rule("inet", "forward", [{"jump": {"target": "missing"}}])]
 
-    monkeypatch.setattr(firewall, "ruleset", broken)
+    monkeypatch.setattr(firewall, "commands", broken)
     plane.delete_rule(icmp)  # the change that cannot be applied must not leave the old, wider rules in force
     late = plane.instance(net, [group])  # nor may a port plugged meanwhile be open
     assert plane.reconcile() == {a.port_id: "DOWN", b.port_id: "DOWN", late.port_id: "DOWN",
@@ -47,7 +47,7 @@ def test_firewall_failure_fails_closed(plane, monkeypatch):
         raise firewall.FirewallError("nft is gone")
 
     monkeypatch.setattr(firewall, "apply", failing)
-    plane.agent._ruleset = None
+    plane.agent._firewall = None
     assert plane.reconcile()[a.port_id] == "DOWN"
     assert plane.reconcile()[late.port_id] == "DOWN"
     down = subprocess.run(["ip", "-n", plane.agent.namespace, "-o", "link", "show"], capture_output=True,

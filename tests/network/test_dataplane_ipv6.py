@@ -13,7 +13,9 @@ import sys
 
 import pytest
 
-from .plane import BUSYBOX, NEEDS_ROOT, Plane, wait_for
+from kumo.testing import wait_for
+
+from .plane import BUSYBOX, NEEDS_ROOT, Plane
 
 pytestmark = NEEDS_ROOT
 

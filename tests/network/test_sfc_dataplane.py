@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .plane import wait_for
+from kumo.testing import wait_for
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the data plane needs root (namespaces, bridges, nftables)"),

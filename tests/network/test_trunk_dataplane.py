@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from kumo.network.agent import names
+from kumo.testing import wait_for
 
 from .plane import PING
 
@@ -59,16 +60,6 @@ for mac, vid in sorted(seen):
     print(mac, vid)
 """
 
-
-def _wait(predicate, timeout: float = 30.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(interval)
 
 
 class World:
@@ -150,7 +141,7 @@ class World:
     def wait_active(self, port_ids: list[str], timeout: float = 30.0) -> None:
         def ready():
             return all(self.conn.network.get_port(pid).status == "ACTIVE" for pid in port_ids)
-        _wait(ready, timeout)
+        wait_for(ready, timeout=timeout)
 
     # -- removal -----------------------------------------------------------------------------
 
@@ -192,9 +183,9 @@ def world(cloud):
     finally:
         w.close()
     # nothing of the trunk is left: no subport links, no nested containers, no pinned programs
-    _wait(lambda: not w.host_links(), 30)
-    _wait(lambda: not list(w.data_dir.glob("instances/*/containers")), 30)
-    _wait(lambda: not os.path.ismount(names.run_dir(w.data_dir) / w.host_ns / "bpf"), 30)
+    wait_for(lambda: not w.host_links(), timeout=30)
+    wait_for(lambda: not list(w.data_dir.glob("instances/*/containers")), timeout=30)
+    wait_for(lambda: not os.path.ismount(names.run_dir(w.data_dir) / w.host_ns / "bpf"), timeout=30)
     if w.after_instance is not None:
         assert w.after_instance == ("DOWN", [("DOWN", "")]), w.after_instance
 
@@ -210,7 +201,7 @@ def test_nested_containers_reach_their_networks_over_tagged_trunk(world):
                               "-f", "json", f"trk-{w.tag}")
     w.trunk = w._keep("trunk", conn.network.get_trunk(trunk["id"]))
     w.wait_active([sub_b.id, sub_c.id])
-    _wait(lambda: conn.network.get_trunk(trunk["id"]).status == "ACTIVE", 10)
+    wait_for(lambda: conn.network.get_trunk(trunk["id"]).status == "ACTIVE", timeout=10)
     for sub in (sub_b, sub_c):
         port = conn.network.get_port(sub.id)
         assert (port.device_owner, port.device_id, port.binding_host_id) == ("trunk:subport", trunk["id"], "kumo")
@@ -262,7 +253,7 @@ def test_kuryr_flow_adds_and_removes_containers(world):
     started = time.monotonic()
     conn.network.add_trunk_subports(trunk_id, [{"port_id": p.id, "segmentation_type": "vlan", "segmentation_id": v}
                                                for p, v in zip(ports, free)])
-    assert _wait(lambda: w.ping(ports[0].id, w.peer_ip["b"], tries=1, wait=0.2), 30, 0.05)
+    assert wait_for(lambda: w.ping(ports[0].id, w.peer_ip["b"], tries=1, wait=0.2), timeout=30, interval=0.05)
     print(f"add_subports → container reachable: {time.monotonic() - started:.2f} s")
     assert w.ping(ports[1].id, w.peer_ip["c"])
     w.wait_active([p.id for p in ports])
@@ -273,8 +264,8 @@ def test_kuryr_flow_adds_and_removes_containers(world):
     for p in ports:
         conn.network.delete_port(p.id)
     # they lose connectivity: the containers, their links and their map entries go
-    _wait(lambda: not any(w.container(p.id).exists() for p in ports), 30)
-    _wait(lambda: not ({names.trunk_link(p.id) for p in ports} & set(w.host_links())), 30)
+    wait_for(lambda: not any(w.container(p.id).exists() for p in ports), timeout=30)
+    wait_for(lambda: not ({names.trunk_link(p.id) for p in ports} & set(w.host_links())), timeout=30)
     assert not w.ping(ports[0].id, w.peer_ip["b"], tries=1)
     # the first test's containers are untouched
     remaining = [s["port_id"] for s in conn.network.get_trunk(trunk_id).sub_ports]
@@ -294,13 +285,13 @@ def test_trunk_degraded_while_a_subport_cannot_be_plugged(world):
     try:
         conn.network.add_trunk_subports(w.trunk.id, [{"port_id": port.id, "segmentation_type": "vlan",
                                                      "segmentation_id": 300}])
-        _wait(lambda: conn.network.get_trunk(w.trunk.id).status == "DEGRADED", 30)
+        wait_for(lambda: conn.network.get_trunk(w.trunk.id).status == "DEGRADED", timeout=30)
         assert conn.network.get_port(port.id).status == "DOWN"
     finally:
         blocker.rmdir()
     conn.network.update_port(port.id, name=f"trk-{w.tag}-fixed")  # any change wakes the agent
     w.wait_active([port.id])
-    _wait(lambda: conn.network.get_trunk(w.trunk.id).status == "ACTIVE", 30)
+    wait_for(lambda: conn.network.get_trunk(w.trunk.id).status == "ACTIVE", timeout=30)
     assert w.ping(port.id, w.peer_ip["b"])
     conn.network.delete_trunk_subports(w.trunk.id, [{"port_id": port.id}])
-    _wait(lambda: not w.container(port.id).exists(), 30)
+    wait_for(lambda: not w.container(port.id).exists(), timeout=30)

@@ -4,10 +4,13 @@
 topic ``network.agent``, wakes the agent after every committed change to networking rows and on a
 periodic tick, and runs a first pass at once (which also removes what a crash left behind).
 ``cleanup(data_dir)`` removes everything any agent of a data dir made. Module layout: ``names``
-(what things are called), ``state`` (desired state from the database), ``plumbing`` (netlink),
-``dhcp`` (dnsmasq), ``firewall`` (nftables security groups), ``l3`` (router namespaces, SNAT,
-floating IPs), ``vxlan`` (tunnels between hosts), ``trunks`` (trunk subports as containers nested in
-instances, over the eBPF VLAN program in ``bpf/``), ``agent`` (the reconciler), ``wake`` (change hooks).
+(what things are called), ``state`` (desired state from the database), ``members`` (remote-group
+members, kept between passes), ``plumbing`` (netlink), ``nft`` (nftables transactions through
+libnftables), ``dhcp`` (dnsmasq), ``firewall`` (nftables security groups, changed incrementally), ``l3``
+(router namespaces, SNAT, floating IPs), ``vxlan`` (tunnels between hosts), ``trunks`` (trunk subports as
+containers nested in instances, over the eBPF VLAN program in ``bpf/``), ``ifnames`` (stable ``ethN`` names
+and default-route holders inside instances, learned from the namespace when first met), ``agent`` (the reconciler),
+``wake`` (change hooks: which ports each commit touched).
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ def start(cloud, host: str = DEFAULT_HOST, tick: float = TICK, tunnel_ip: str | 
     def poke() -> None:
         cloud.workers.submit(TOPIC, host)
 
-    wake.register(cloud.db, poke)
+    def changed(ports) -> None:
+        agent.touch(ports)
+        poke()
+
+    wake.register(cloud.db, changed)
     stop = threading.Event()
 
     def ticker() -> None:

@@ -5,6 +5,12 @@ its ``network:dhcp`` port, then converges the host namespace — bridges, instan
 namespaces and dnsmasq, the nftables ruleset — removing whatever is no longer wanted (also what a
 crash left behind), and finally records port status: ``ACTIVE`` once plugged, ``DOWN`` otherwise.
 With nothing left to serve, the host namespace itself goes.
+
+The work of a pass follows what changed, not the size of the cloud: the desired state covers the ports
+bound to this host (and their networks and routers); remote-group members come from ``members.Members``,
+which re-reads only the ports commits touched (``touch``, from ``wake``); the firewall applies only the
+difference from what it applied last, in one nft transaction. The first pass, and any pass after nft
+refused a change, applies the whole ruleset; members are read whole at start and every ``members.RESYNC``.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import sqlalchemy as sa
 
 from kumo.context import Context
 from kumo.errors import KumoError
-from kumo.network.agent import dhcp, exposure, firewall, l3, names, plumbing, sfc, state, trunks, vxlan
+from kumo.network.agent import dhcp, exposure, firewall, l3, members, names, plumbing, sfc, state, trunks, vxlan
+from kumo.network.agent.ifnames import InterfaceNames
 from kumo.network.models import Network, Port
 
 log = logging.getLogger("kumo.network.agent")
@@ -38,23 +45,33 @@ class Agent:
         self.ra_root = self.root / "ra"  # routers' advertisement daemons (IPv6)
         self._dhcp_up: set[str] = set()
         self._applied: dict[str, tuple] = {}  # link name → the configuration last applied through it
-        self._ruleset: str | None = None  # the nft ruleset last applied
+        self._firewall: firewall.Rules | None = None  # the security-group ruleset last applied (None: unknown)
+        self.members = members.Members()  # remote groups' members, kept between passes (fed by ``touch``)
         self.steering = sfc.Steering(self.namespace)  # service function chains (their own nft table)
         self._sealed: set[str] = set()  # taps held down because no ruleset could be applied (fail closed)
         self._passes = 0
         self.trunks = trunks.Trunks(self.data_dir, self.namespace, self.root)  # trunk subports, nested containers
         self.pending = False  # ports wait for their instances: look again soon
+        self.ifnames = InterfaceNames()  # ethN inside each instance, stable across attach and detach
 
     # -- one pass ---------------------------------------------------------------------------
 
+    def touch(self, port_ids) -> None:
+        """Ports a commit changed (``wake``): their remote-group memberships are read again at the next pass."""
+        self.members.touch(port_ids)
+
     def reconcile(self) -> dict[str, str]:
         """Converge; returns the status of every compute port bound to this host."""
+        taken = self.members.take()  # before the read transaction: see members.Members.take
         with self.db.session(write=False) as db:
-            desired = state.read(db, self.data_dir, self.host)
+            desired = state.read(db, self.data_dir, self.host, self.members, taken)
+            desired.steering = _read_steering(db)
         if self._dhcp_ports(desired):
             with self.db.session(write=False) as db:
-                desired = state.read(db, self.data_dir, self.host)
+                desired = state.read(db, self.data_dir, self.host, self.members, (set(), False))
+                desired.steering = _read_steering(db)
         self.pending = desired.waiting
+        self.ifnames.assign(desired.ports.values())
         plugged: dict[str, str] = {}
         if desired.networks:
             plugged = self._converge(desired)
@@ -106,12 +123,14 @@ class Agent:
 
     def _converge(self, desired: state.Desired) -> dict[str, str]:
         if plumbing.ensure_namespace(self.namespace, bridge_netfilter=True):
-            self._applied, self._ruleset = {}, None
+            self._applied, self._firewall = {}, None
             self.steering.forget()
         self._passes += 1
         if self._passes % FULL_CHECK_EVERY == 1:  # now and then, look at everything again (instances, nft)
-            self._applied, self._ruleset = {}, None
+            self._applied = {}
             self.steering.forget()
+            if self._firewall is not None and {"inet kumo", "bridge kumo"} - set(firewall.tables(self.namespace)):
+                self._firewall = None  # a table went behind the agent's back: the whole ruleset again
         plugged: dict[str, str] = {}
         self._dhcp_up = set()
         with plumbing.netlink(self.namespace, remember=True) as ip:
@@ -165,24 +184,37 @@ class Agent:
                     exposure.converge(ip, self.namespace, desired, bridges)
                 except Exception:
                     log.exception("could not expose the external networks on the host")
-        rules = firewall.ruleset(desired, plugged)
-        text = repr(rules)
-        if text != self._ruleset:
-            self._ruleset = None
-            try:
-                firewall.apply(self.namespace, rules)
-                self._ruleset = text
-            except Exception:
-                log.exception("security groups not applied in %s: instance ports closed until they are", self.namespace)
-                self._fail_closed(desired, plugged)
-        if self._sealed and self._ruleset is not None:
+        self._converge_firewall(desired, plugged)
+        if self._sealed and self._firewall is not None:
             self._unseal(desired, plugged)
         try:
-            self.steering.converge(self.db.session, desired, plugged)
+            self.steering.converge(desired, plugged)
         except Exception:  # steering must not stop the rest of the data plane
             self.steering.forget()
             log.exception("could not converge service function chains")
         return plugged
+
+    def _converge_firewall(self, desired: state.Desired, plugged: dict[str, str]) -> None:
+        """Apply what changed in the security groups as one transaction; if the kernel refuses it (or what it
+        holds is not what the agent thinks), the whole ruleset; if that fails too, fail closed."""
+        want = firewall.wanted(desired, plugged)
+        if want == self._firewall:
+            return
+        applied, self._firewall = self._firewall, None
+        for base in ([applied, None] if applied is not None else [None]):
+            try:
+                firewall.apply(self.namespace, firewall.commands(base, want))
+                self._firewall = want
+                return
+            except Exception:
+                if base is not None:
+                    log.warning("incremental security-group change refused in %s: applying the whole ruleset",
+                                self.namespace, exc_info=True)
+                else:
+                    log.exception("security groups not applied in %s: instance ports closed until they are",
+                                  self.namespace)
+        self.members.reset()
+        self._fail_closed(desired, plugged)
 
     def _fail_closed(self, desired: state.Desired, plugged: dict[str, str]) -> None:
         """The ruleset did not apply: cut off every port with port security — the lockdown ruleset, or if
@@ -291,7 +323,7 @@ class Agent:
 
     def teardown(self) -> None:
         """Remove everything this host's agent made: dnsmasq, DHCP namespaces, the host namespace."""
-        self._dhcp_up, self._applied, self._ruleset = set(), {}, None
+        self._dhcp_up, self._applied, self._firewall = set(), {}, None
         self.steering.forget()
         for network_id in dhcp.served(self.dhcp_root):
             dhcp.stop(self.dhcp_root, network_id)
@@ -305,6 +337,14 @@ class Agent:
             self.root.parent.rmdir()  # the last host of this data dir
         except OSError:
             pass
+
+
+def _read_steering(db):
+    try:
+        return sfc.read(db)
+    except Exception:  # steering must not stop the rest of the data plane
+        log.exception("could not read the service function chains")
+        return None
 
 
 def cleanup(data_dir: Path) -> None:

@@ -8,7 +8,9 @@ it, so a pass reads the host namespace's links once rather than once per step.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import errno
 import ipaddress
 import itertools
 import logging
@@ -64,9 +66,10 @@ class Netlink:
         self.dump = None
 
 
-def netlink(target, remember: bool = False) -> Netlink:
-    """Netlink sockets inside ``target`` (a namespace name, or a netns handle path), made by entering it
-    from this thread for a moment; with ``remember``, the link dump is kept (see ``Netlink``)."""
+@contextlib.contextmanager
+def inside(target):
+    """Run the block with this thread in ``target``'s network namespace (a namespace name, or a netns handle
+    path); sockets made meanwhile stay in it. Only this thread moves, and it always comes back."""
     path = str(target) if str(target).startswith("/") else f"/run/netns/{target}"
     saved = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
@@ -75,12 +78,7 @@ def netlink(target, remember: bool = False) -> Netlink:
             if _libc.setns(fd, CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), f"setns into {path}: {os.strerror(ctypes.get_errno())}")
             try:
-                raw = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)  # NETLINK_ROUTE
-                try:
-                    ip = IPRoute()
-                except BaseException:
-                    raw.close()
-                    raise
+                yield
             finally:
                 if _libc.setns(saved, CLONE_NEWNET) != 0:  # never leave this thread in another namespace
                     log.critical("could not return to the agent's own network namespace")
@@ -89,6 +87,18 @@ def netlink(target, remember: bool = False) -> Netlink:
             os.close(fd)
     finally:
         os.close(saved)
+
+
+def netlink(target, remember: bool = False) -> Netlink:
+    """Netlink sockets inside ``target`` (a namespace name, or a netns handle path), made by entering it
+    from this thread for a moment; with ``remember``, the link dump is kept (see ``Netlink``)."""
+    with inside(target):
+        raw = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)  # NETLINK_ROUTE
+        try:
+            ip = IPRoute()
+        except BaseException:
+            raw.close()
+            raise
     return Netlink(ip, raw, remember)
 
 
@@ -237,22 +247,26 @@ def _find_by_mac(ip: IPRoute, mac: str) -> dict | None:
     return None
 
 
-def _configure_inside(ip: IPRoute, index: int, ifname: str, mac: str, mtu: int, addresses, gateways, up: bool) -> None:
-    current = links(ip)
-    me = next(n for n, l in current.items() if l["index"] == index)
-    if me != ifname and ifname not in current:
-        ip.link("set", index=index, state="down")
-        ip.link("set", index=index, ifname=ifname)
-    link = links(ip)
-    this = next(l for l in link.values() if l["index"] == index)
+def _configure_inside(ip: IPRoute, peer: dict, ifname: str, mac: str, mtu: int, addresses, gateways, up: bool,
+                      fresh: bool = False) -> None:
+    """``peer`` (as ``_find_by_mac`` found it) named ``ifname`` if it can be, with ``mac``, ``mtu``, state, the
+    ``addresses`` (only those: others set by hand go) and default routes. ``fresh``: made just now, so
+    it has no address yet."""
+    index, this = peer["index"], peer
+    if peer["name"] != ifname:
+        current = links(ip)
+        if ifname not in current:
+            ip.link("set", index=index, state="down")
+            ip.link("set", index=index, ifname=ifname)
+            this = {**peer, "up": False}
     if (this["mac"] or "").lower() != mac.lower():
         ip.link("set", index=index, address=mac)
     if this["mtu"] != mtu:
         ip.link("set", index=index, mtu=mtu)
     if this["up"] != up:
         ip.link("set", index=index, state="up" if up else "down")
-    have = {(a.get("IFA_ADDRESS"), a["prefixlen"]) for a in ip.get_addr(index=index)
-            if a["scope"] == 0 and a["flags"] & IFA_F_PERMANENT}
+    have = set() if fresh else {(a.get("IFA_ADDRESS"), a["prefixlen"]) for a in ip.get_addr(index=index)
+                                if a["scope"] == 0 and a["flags"] & IFA_F_PERMANENT}
     want = {(str(ipaddress.ip_address(a)), n) for a, n in addresses}
     for address, prefixlen in have - want:
         ip.addr("del", index=index, address=address, prefixlen=prefixlen)
@@ -295,21 +309,39 @@ def plug(ip: IPRoute, existing: dict, *, host_name: str, temp_name: str, bridge_
         if link is not None and peer is None:
             delete_link(ip, link["index"])
             link = None
+        fresh = link is None
         if link is None:
-            stale = ip.link_lookup(ifname=temp_name)
-            if stale:
-                delete_link(ip, stale[0])
-            ip.link("add", ifname=host_name, kind="veth", peer={"ifname": temp_name, "address": mac, "mtu": mtu})
-            temp = ip.link_lookup(ifname=temp_name)[0]
-            ip.link("set", index=temp, net_ns_fd=target if target.startswith("/") else f"/run/netns/{target}")
+            link = _new_veth(ip, host_name, temp_name, bridge_index, target, ifname, mac, mtu, up)
             peer = _find_by_mac(inner, mac)
             if peer is None:
                 raise PlumbingError(f"the veth end for {mac} did not arrive in {target}")
-            index = ip.link_lookup(ifname=host_name)[0]
-            link = {"index": index, "mtu": None, "master": None, "up": False}
         if link["master"] != bridge_index or link["mtu"] != mtu or link["up"] != up:
             ip.link("set", index=link["index"], master=bridge_index, mtu=mtu, state="up" if up else "down")
-        _configure_inside(inner, peer["index"], ifname, mac, mtu, addresses, gateways or {}, up)
+        _configure_inside(inner, peer, ifname, mac, mtu, addresses, gateways or {}, up, fresh)
+
+
+def _new_veth(ip: IPRoute, host_name: str, temp_name: str, bridge_index: int, target: str, ifname: str, mac: str,
+              mtu: int, up: bool) -> dict:
+    """A veth made in one request: ``host_name`` on the bridge, its peer ``ifname`` already in ``target`` with
+    ``mac`` and ``mtu``. If ``ifname`` is taken in there, the peer goes in as ``temp_name`` (renamed later if
+    it can be). Returns the host end as ``links`` describes it."""
+    state = "up" if up else "down"
+    fd = os.open(target if target.startswith("/") else f"/run/netns/{target}", os.O_RDONLY)
+    try:
+        try:
+            ip.link("add", ifname=host_name, kind="veth", master=bridge_index, mtu=mtu, state=state,
+                    peer={"ifname": ifname, "address": mac, "mtu": mtu, "net_ns_fd": fd})
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise
+            stale = ip.link_lookup(ifname=temp_name)
+            if stale:
+                delete_link(ip, stale[0])
+            ip.link("add", ifname=host_name, kind="veth", master=bridge_index, mtu=mtu, state=state,
+                    peer={"ifname": temp_name, "address": mac, "mtu": mtu, "net_ns_fd": fd})
+    finally:
+        os.close(fd)
+    return {"index": ip.link_lookup(ifname=host_name)[0], "mtu": mtu, "master": bridge_index, "up": up}
 
 
 def accept_ra(target: str, ifname: str) -> None:

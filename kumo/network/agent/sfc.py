@@ -31,7 +31,7 @@ import subprocess
 
 import sqlalchemy as sa
 
-from kumo.network.agent import firewall
+from kumo.network.agent import firewall, nft
 from kumo.network.agent.firewall import match, meta, payload
 from kumo.network.agent.state import Desired
 from kumo.network.sfc import steering
@@ -252,18 +252,10 @@ class Plan:
         return cmds
 
 
-def _nft(namespace: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["ip", "netns", "exec", namespace, "nft", *args], input=stdin, capture_output=True,
-                          text=True, timeout=30, check=False)
-
-
 def listing(namespace: str) -> dict:
     """What the table holds now: chain and counter names, counter values (empty when there is no table)."""
-    proc = _nft(namespace, "-j", "list", "table", FAMILY, TABLE)
     found = {"chains": [], "counters": [], "values": {}}
-    if proc.returncode != 0:
-        return found
-    for item in json.loads(proc.stdout)["nftables"]:
+    for item in nft.query(namespace, {"list": {"table": {"family": FAMILY, "name": TABLE}}}):
         if "chain" in item:
             found["chains"].append(item["chain"]["name"])
         elif "counter" in item:
@@ -279,8 +271,9 @@ def counters(namespace: str) -> dict[str, tuple[int, int]]:
 
 class Steering:
     """Converges one host namespace's steering; remembers what it applied so an unchanged pass costs a
-    database read and nothing in the kernel, and a chain change one nft transaction. A tap re-plugged
-    between two passes is caught by the agent's periodic full check (``forget``)."""
+    database read (in the transaction that reads the rest of the desired state) and nothing in the kernel,
+    and a chain change one nft transaction. A tap re-plugged between two passes is caught by the agent's
+    periodic full check (``forget``)."""
 
     def __init__(self, namespace: str):
         self.namespace = namespace
@@ -291,9 +284,10 @@ class Steering:
     def forget(self) -> None:
         self._applied, self._isolated, self._existing = None, None, None
 
-    def converge(self, db_factory, desired: Desired, plugged: dict[str, str]) -> None:
-        with db_factory(write=False) as db:
-            chains, sf_ports = read(db)
+    def converge(self, desired: Desired, plugged: dict[str, str]) -> None:
+        if desired.steering is None:  # not readable this pass: leave the table as it is
+            return
+        chains, sf_ports = desired.steering  # read with the rest of the desired state
         taps = {pid: tap for pid, tap in plugged.items() if pid in desired.ports}
         sf_taps = {taps[pid]: desired.ports[pid].mac.lower() for pid in sf_ports if pid in taps}
         self._isolate(desired, taps, sf_taps)

@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kumo.db import utcnow
-from kumo.network import ipam, security_groups
+from kumo.network import security_groups
 from kumo.network.agent import names
-from kumo.network.models import FloatingIP, Network, Port, Router, SecurityGroup, Subnet
+from kumo.network.agent.members import GroupMembers, Members
+from kumo.network.models import FloatingIP, IPAllocation, Network, Port, Router, Subnet
 from kumo.network.trunk_models import SubPort, Trunk
 
 COMPUTE_OWNER = "compute:nova"
@@ -63,14 +64,16 @@ class PortWant:
     mac: str
     mtu: int
     netns: Path
-    ifname: str  # eth0, eth1… inside the instance, in the order the ports were created
+    ifname: str  # eth0, eth1… inside the instance: creation order here; the agent's ``ifnames`` keeps them stable
     addresses: list[tuple[str, int]]  # (address, prefix length)
-    gateways: dict[int, str]  # ip version → gateway (default route), only on the first port that has one
+    gateways: dict[int, str]  # ip version → gateway (default route), only on one port of the instance per family
     admin_up: bool
     security: bool
     group_ids: list[str]
     pairs: list[dict]
     by_ra: list[str] = field(default_factory=list)  # addresses the instance takes itself by SLAAC, not set for it
+    device_id: str = ""  # the instance
+    offers: dict[int, str] = field(default_factory=dict)  # every gateway its subnets give (``gateways``: those it holds)
 
 
 @dataclass
@@ -132,13 +135,14 @@ class Desired:
     networks: dict[str, NetworkWant]
     ports: dict[str, PortWant]
     rules: dict[str, list[Rule]]  # group id → its rules
-    members: dict[str, list[str]]  # group id → addresses/prefixes of every port in it
+    members: dict[str, GroupMembers]  # remote group id → the addresses of every port in it, on any host
     bound_ids: list[str]  # every compute port bound to this host, plugged or not (for status)
     statuses: dict[str, str]  # port id → status now recorded, for bound and DHCP ports
     stale_dhcp: list[str]  # this host's DHCP ports on networks it no longer serves
     routers: dict[str, RouterWant] = field(default_factory=dict)
     waiting: bool = False  # a new port's instance has not published its namespace yet
     trunks: dict[str, TrunkWant] = field(default_factory=dict)  # trunks whose parent port is bound here
+    steering: tuple | None = None  # service function chains and their ports (``sfc.read``), same transaction
 
     def subports(self) -> dict[str, PortWant]:
         return {s.port.id: s.port for t in self.trunks.values() if t.parent for s in t.subports}
@@ -151,7 +155,10 @@ def _mounted(path: Path | None) -> bool:
         return False
 
 
-def read(db: Session, data_dir: Path, host: str) -> Desired:
+def read(db: Session, data_dir: Path, host: str, members: Members | None = None,
+         hints: tuple[set[str], bool] | None = None) -> Desired:
+    """This host's desired state; remote-group members from ``members`` (kept between passes by the agent,
+    ``hints`` what its ``take`` gave before this transaction began; without them, read whole)."""
     bound = list(db.scalars(sa.select(Port).where(Port.binding_host_id == host, Port.device_owner == COMPUTE_OWNER)
                             .order_by(Port.device_id, Port.created_at, Port.id)))
     present = [p for p in bound if _mounted(names.instance_netns(data_dir, p.device_id))]
@@ -172,8 +179,21 @@ def read(db: Session, data_dir: Path, host: str) -> Desired:
     subnets: dict[str, dict[str, Subnet]] = {nid: {} for nid in net_ids}
     for s in db.scalars(sa.select(Subnet).where(Subnet.network_id.in_(net_ids)).order_by(Subnet.created_at, Subnet.id)):
         subnets[s.network_id][s.id] = s
-    all_ports = list(db.scalars(sa.select(Port).where(Port.network_id.in_(net_ids)))) if net_ids else []
-    ips = ipam.fixed_ips_by_port(db, [p.id for p in all_ports])
+    # every port of those networks (DHCP hosts, remote ends): plain rows, the columns read here; their addresses by
+    # network (no IN of every port id)
+    all_ports = db.execute(sa.select(Port.id, Port.network_id, Port.mac_address, Port.device_owner, Port.device_id,
+                                     Port.binding_host_id, Port.status)
+                           .where(Port.network_id.in_(net_ids)).order_by(Port.id)).all() if net_ids else []
+    ips: dict[str, list[dict]] = {p.id: [] for p in all_ports}
+    on_net: dict[str, list] = {nid: [] for nid in net_ids}
+    for p in all_ports:
+        on_net[p.network_id].append(p)
+    if net_ids:
+        for port_id, subnet_id, address in db.execute(sa.select(IPAllocation.port_id, IPAllocation.subnet_id,
+                                                                IPAllocation.ip_address)
+                                                      .where(IPAllocation.network_id.in_(net_ids))):
+            if port_id in ips:
+                ips[port_id].append({"subnet_id": subnet_id, "ip_address": address})
 
     wanted_nets = {}
     for nid in net_ids:
@@ -186,9 +206,7 @@ def read(db: Session, data_dir: Path, host: str) -> Desired:
         if networks[nid].network_type == "vxlan":
             net.vni = networks[nid].segmentation_id
         dhcp_ids = {s.id for s in net.dhcp_subnets}
-        for p in sorted(all_ports, key=lambda p: p.id):
-            if p.network_id != nid:
-                continue
+        for p in on_net[nid]:
             served = [a["ip_address"] for a in ips[p.id] if a["subnet_id"] in dhcp_ids]
             v4 = [a for a in served if ":" not in a]
             stateful = [a["ip_address"] for a in ips[p.id] if a["subnet_id"] in dhcp_ids and
@@ -222,13 +240,15 @@ def read(db: Session, data_dir: Path, host: str) -> Desired:
                 continue
             if s.gateway_ip and s.ip_version not in gateways:
                 gateways[s.ip_version] = s.gateway_ip
-        # one default route per family in an instance: the first port that has a gateway for it
+        # one default route per family in an instance: the first port that has a gateway for it (the agent's
+        # ``ifnames`` then keeps it where it is across attaches and detaches)
         taken = {v for other in index for v in wanted_ports[other].gateways}
-        gateways = {v: gw for v, gw in gateways.items() if v not in taken}
         wanted_ports[p.id] = PortWant(p.id, p.network_id, p.mac_address, net.mtu,
                                       names.instance_netns(data_dir, p.device_id), f"eth{len(index)}", addrs,
-                                      gateways, bool(p.admin_state_up), bool(p.port_security_enabled),
-                                      list(p.security_group_ids or []), list(p.allowed_address_pairs or []), by_ra)
+                                      {v: gw for v, gw in gateways.items() if v not in taken},
+                                      bool(p.admin_state_up), bool(p.port_security_enabled),
+                                      list(p.security_group_ids or []), list(p.allowed_address_pairs or []), by_ra,
+                                      p.device_id, gateways)
         index.append(p.id)
 
     trunks = _trunks(data_dir, trunk_rows, sub_rows, sub_ports, wanted_ports, bound, wanted_nets, subnets, ips)
@@ -245,7 +265,8 @@ def read(db: Session, data_dir: Path, host: str) -> Desired:
     stale = [pid for pid, nid in db.execute(sa.select(Port.id, Port.network_id).where(
         Port.device_owner == DHCP_OWNER, Port.device_id.startswith(dhcp_device_id(host, ""))))
         if nid not in wanted_nets or not wanted_nets[nid].dhcp_subnets]
-    return Desired(wanted_nets, wanted_ports, rules, _members(db, remote_ids), [p.id for p in bound], statuses,
+    group_members = (members if members is not None else Members()).read(db, remote_ids, hints)
+    return Desired(wanted_nets, wanted_ports, rules, group_members, [p.id for p in bound], statuses,
                    stale, routers, waiting, trunks)
 
 
@@ -290,6 +311,14 @@ def _trunks(data_dir: Path, trunk_rows, sub_rows, sub_ports, wanted_ports, bound
 
 def _routers(db: Session, rows, router_ports, ips, subnets) -> dict[str, RouterWant]:
     result = {}
+    floating_by_router: dict[str, list[tuple[str, str, str]]] = {}
+    if rows:  # every router's floating IPs in one query
+        for fid, router_id, address, fixed in db.execute(
+                sa.select(FloatingIP.id, FloatingIP.router_id, FloatingIP.floating_ip_address,
+                          FloatingIP.fixed_ip_address)
+                .where(FloatingIP.router_id.in_([r.id for r in rows]), FloatingIP.port_id.is_not(None),
+                       FloatingIP.fixed_ip_address.is_not(None)).order_by(FloatingIP.id)):
+            floating_by_router.setdefault(router_id, []).append((fid, address, fixed))
     for router in rows:
         interfaces, gateway, gateway_ip = [], None, None
         for p in sorted(router_ports, key=lambda p: p.id):
@@ -311,30 +340,10 @@ def _routers(db: Session, rows, router_ports, ips, subnets) -> dict[str, RouterW
                 gateway = link if p.id == router.gateway_port_id else gateway
             else:
                 interfaces.append(link)
-        floating = [(f.id, f.floating_ip_address, f.fixed_ip_address) for f in db.scalars(
-            sa.select(FloatingIP).where(FloatingIP.router_id == router.id, FloatingIP.port_id.is_not(None),
-                                        FloatingIP.fixed_ip_address.is_not(None)).order_by(FloatingIP.id))]
+        floating = floating_by_router.get(router.id, [])
         result[router.id] = RouterWant(router.id, interfaces, gateway, gateway_ip, bool(router.enable_snat),
                                        floating if gateway else [], list(router.routes or []))
     return result
-
-
-def _members(db: Session, group_ids: list[str]) -> dict[str, list[str]]:
-    """Every address (fixed IPs and allowed address pairs) of every port in each group, on any host."""
-    members: dict[str, list[str]] = {g: [] for g in group_ids}
-    if not group_ids:
-        return members
-    wanted = set(group_ids)
-    projects = set(db.scalars(sa.select(SecurityGroup.project_id).where(SecurityGroup.id.in_(group_ids))))
-    rows = [p for p in db.scalars(sa.select(Port).where(Port.project_id.in_(projects)))
-            if wanted & set(p.security_group_ids or [])]
-    ips = ipam.fixed_ips_by_port(db, [p.id for p in rows])
-    for p in rows:
-        addresses = [a["ip_address"] for a in ips[p.id]]
-        addresses += [pair["ip_address"] for pair in p.allowed_address_pairs or []]
-        for g in wanted & set(p.security_group_ids or []):
-            members[g].extend(addresses)
-    return members
 
 
 def dhcp_device_id(host: str, network_id: str) -> str:

@@ -211,7 +211,7 @@ class Trunks:
                         raise plumbing.PlumbingError(f"the veth end for {port.mac} did not arrive in {handle}")
                 index = inner.link_lookup(ifname=ct_name)[0]
                 inner.link("set", index=index, mtu=port.mtu, state="up")
-                plumbing._configure_inside(box, peer["index"], port.ifname, port.mac, port.mtu, port.addresses,
+                plumbing._configure_inside(box, peer, port.ifname, port.mac, port.mtu, port.addresses,
                                            port.gateways, up)
         self._applied[str(handle)] = (config, index)
         return index, fresh
@@ -223,7 +223,7 @@ class Trunks:
             inside = plumbing._find_by_mac(box, port.mac)
             if inside is None:
                 return
-            plumbing._configure_inside(box, inside["index"], port.ifname, port.mac, port.mtu, port.addresses,
+            plumbing._configure_inside(box, inside, port.ifname, port.mac, port.mtu, port.addresses,
                                        port.gateways, True)
         self._ready.add(str(handle))
         self._applied.pop(str(handle), None)  # the next pass sees the configuration it now has
