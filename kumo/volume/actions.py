@@ -6,15 +6,18 @@ through ``kumo.volume.internal``); extend and upload ask the worker to act.
 
 from __future__ import annotations
 
+import math
 import uuid
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kumo.db import utcnow
-from kumo.errors import BadRequest
+from kumo.errors import BadRequest, Conflict
 from kumo.volume import quota
-from kumo.volume.models import Volume, VolumeAttachment
-from kumo.volume.volumes import kick
+from kumo.volume.driver import GiB
+from kumo.volume.models import Snapshot, Volume, VolumeAttachment
+from kumo.volume.volumes import image_properties, kick
 
 STATUSES = ("creating", "available", "attaching", "in-use", "detaching", "maintenance", "deleting",
             "error", "error_deleting", "error_extending", "error_restoring", "error_managing", "extending",
@@ -44,8 +47,10 @@ def set_readonly(volume: Volume, readonly: bool) -> None:
     volume.updated_at = utcnow()
 
 
-def extend(cloud, db: Session, volume: Volume, new_size: int) -> None:
-    _need(volume, ("available",), "extend")
+def extend(cloud, db: Session, volume: Volume, new_size: int, *, in_use: bool = False) -> None:
+    """Grow the volume (the worker resizes it, and its device if bound). ``in_use`` (3.42): an attached
+    volume too; it is back in-use afterwards and the instance sees the new size."""
+    _need(volume, ("available", "in-use") if in_use else ("available",), "extend")
     if new_size <= volume.size:
         raise BadRequest(f"Invalid input received: New size for extend must be greater than current size. "
                          f"(current: {volume.size}, extended: {new_size}).")
@@ -130,3 +135,45 @@ def upload_to_image(cloud, db: Session, volume: Volume, *, image_name: str, disk
             volume.description, "size": volume.size, "volume_type": None, "image_id": image_id,
             "container_format": container_format, "disk_format": disk_format, "image_name": image_name,
             "visibility": visibility, "protected": protected, "is_public": visibility == "public"}
+
+
+def revert_to_snapshot(cloud, db: Session, volume: Volume, snapshot_id: str | None) -> None:
+    """3.40: the volume's content back to its latest snapshot (volume ``reverting``, snapshot ``restoring``,
+    then both ``available``)."""
+    latest = db.scalar(sa.select(Snapshot).where(Snapshot.volume_id == volume.id)
+                       .order_by(Snapshot.created_at.desc(), Snapshot.id.desc()).limit(1).with_for_update())
+    if latest is None:
+        raise BadRequest(f"Volume {volume.id} doesn't have any snapshots.")
+    if snapshot_id is None or snapshot_id != latest.id:
+        raise BadRequest(f"Specified snapshot {snapshot_id} is None or not the latest one of volume {volume.id}.")
+    if volume.size != latest.size:
+        raise BadRequest(f"Can't revert volume {volume.id} to its latest snapshot {latest.id}. The volume size "
+                         "must be equal to the snapshot size.")
+    if volume.status != "available" or volume.attachments:
+        raise Conflict(f"Invalid volume: Volume {volume.id} status must be available to revert, but current "
+                       f"status is: {volume.status}.")
+    if latest.status != "available":
+        raise Conflict(f"Invalid snapshot: Snapshot {latest.id} status must be available to revert, but current "
+                       f"status is: {latest.status}.")
+    _set(volume, "reverting")
+    latest.status = "restoring"
+    latest.updated_at = utcnow()
+    db.flush()
+    kick(cloud, db, volume.id)
+
+
+def reimage(cloud, db: Session, volume: Volume, image, *, reserved_ok: bool) -> None:
+    """3.68: the volume's content replaced by the image's (status ``downloading``, then back to
+    ``available``, or ``reserved`` if it was). ``image``: the image service's ``boot_image`` answer."""
+    allowed = ("available", "error", "reserved") if reserved_ok else ("available", "error")
+    _need(volume, allowed, "reimage")
+    needed = max(math.ceil((image.size or 0) / GiB), 1)
+    if needed > volume.size or (image.min_disk or 0) > volume.size:
+        raise BadRequest(f"Invalid input received: Size of specified image {max(needed, image.min_disk or 0)}GB "
+                         f"is larger than volume size {volume.size}GB.")
+    volume.image_id = image.id
+    volume.bootable = True
+    volume.image_metadata = image_properties(image)
+    _set(volume, "downloading")
+    db.flush()
+    kick(cloud, db, volume.id)

@@ -7,6 +7,7 @@ available).
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kumo.compute.driver import BlockDevice
@@ -33,6 +34,13 @@ def reserve_for_attach(db: Session, volume_id: str, project_id: str) -> None:
                          f"but current status is: {volume.status}.")
     actions.reserve(volume)
     db.flush()
+
+
+def multiattach(db: Session, volume_ids: list[str]) -> list[str]:
+    """Those of ``volume_ids`` that are multiattach volumes (Nova refuses them below 2.60)."""
+    if not volume_ids:
+        return []
+    return list(db.scalars(sa.select(Volume.id).where(Volume.id.in_(volume_ids), Volume.multiattach.is_(True))))
 
 
 def unreserve(db: Session, volume_id: str) -> None:
@@ -88,8 +96,10 @@ def release_device(cloud, volume_id: str) -> None:
 
 
 def create_from_image(cloud, db: Session, *, project_id: str, image_id: str, size_gb: int, name: str = "",
-                      user_id: str = "") -> str:
-    """A new bootable volume (status creating) filled from the image by the volume worker."""
+                      user_id: str = "", volume_type: str | None = None) -> str:
+    """A new bootable volume (status creating) filled from the image by the volume worker; ``volume_type``
+    a type's name or id (else the project's default type)."""
     ctx = Context(user_id=user_id, project_id=project_id, roles=frozenset({"member"}))
-    volume = volumes.create(cloud, db, ctx, project_id, size=size_gb, name=name or None, image_id=image_id)
+    volume = volumes.create(cloud, db, ctx, project_id, size=size_gb, name=name or None, image_id=image_id,
+                            volume_type=volume_type)
     return volume.id

@@ -28,6 +28,15 @@ class VolumeType(Base):
     updated_at: Mapped[datetime | None]
 
 
+class DefaultType(Base):
+    """A project's own default volume type (Cinder's default-types API, 3.62)."""
+    __tablename__ = "volume_default_types"
+    project_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    volume_type_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("volume_types.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+
+
 class Volume(Base):
     __tablename__ = "volumes"
     id: Mapped[str] = mapped_column(ID, primary_key=True)  # a uuid with dashes, as Cinder's
@@ -71,6 +80,11 @@ class VolumeAttachment(Base):
     host_name: Mapped[str | None] = mapped_column(NAME)
     device: Mapped[str | None] = mapped_column(NAME)
     attached_at: Mapped[datetime | None]
+    # the attachments API (3.27+): reserved → attaching (a connector given) → attached (os-complete);
+    # os-attach and Nova's in-process attach make "attached" rows directly
+    attach_status: Mapped[str] = mapped_column(sa.String(32), default="attached", server_default="attached")
+    attach_mode: Mapped[str] = mapped_column(sa.String(8), default="rw", server_default="rw")
+    connector: Mapped[dict | None]
 
 
 class Snapshot(Base):

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from kumo.db import utcnow
 from kumo.errors import BadRequest, Conflict, NotFound
-from kumo.volume.models import Volume, VolumeType
+from kumo.volume.models import DefaultType, Volume, VolumeType
 
 DEFAULT_NAME = "__DEFAULT__"
 
@@ -24,14 +24,19 @@ def ensure_default(db: Session) -> VolumeType:
     return found
 
 
-def default(db: Session) -> VolumeType:
+def default(db: Session, project_id: str | None = None) -> VolumeType:
+    """The project's own default type (3.62) if it has one, else ``__DEFAULT__``."""
+    if project_id is not None:
+        own = db.get(DefaultType, project_id)
+        if own is not None:
+            return db.get(VolumeType, own.volume_type_id)
     return ensure_default(db)
 
 
-def get(db: Session, ident: str) -> VolumeType:
-    """By id, or by name as Cinder also accepts; ``default`` names the default type."""
+def get(db: Session, ident: str, project_id: str | None = None) -> VolumeType:
+    """By id, or by name as Cinder also accepts; ``default`` names the (project's) default type."""
     if ident == "default":
-        return default(db)
+        return default(db, project_id)
     found = db.get(VolumeType, ident) or db.scalar(sa.select(VolumeType).where(VolumeType.name == ident))
     if found is None:
         raise NotFound(f"Volume type {ident} could not be found.")
@@ -78,6 +83,8 @@ def delete(db: Session, vtype: VolumeType) -> None:
         raise BadRequest("Default volume type can not be deleted.")
     if db.scalar(sa.select(Volume.id).where(Volume.volume_type_id == vtype.id).limit(1)):
         raise BadRequest("Target volume type is still in use.")
+    if db.scalar(sa.select(DefaultType.project_id).where(DefaultType.volume_type_id == vtype.id).limit(1)):
+        raise BadRequest("Target volume type is still in use: it is a project's default type.")
     db.delete(vtype)
     db.flush()
 
@@ -94,3 +101,9 @@ def delete_extra_spec(db: Session, vtype: VolumeType, key: str) -> None:
         raise NotFound(f"Volume Type {vtype.id} has no extra specs with key {key}.")
     vtype.extra_specs = {k: v for k, v in vtype.extra_specs.items() if k != key}
     db.flush()
+
+
+def multiattach(vtype: VolumeType) -> bool:
+    """A type whose volumes may be attached to several servers (extra spec ``multiattach="<is> True"``,
+    the way from 3.50 on)."""
+    return str((vtype.extra_specs or {}).get("multiattach", "")).strip().lower() == "<is> true"

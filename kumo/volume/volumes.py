@@ -7,7 +7,6 @@ transaction commits, asks the ``volume.volume`` worker to drive the driver
 
 from __future__ import annotations
 
-import ast
 import math
 import uuid
 
@@ -15,22 +14,24 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kumo.context import Context
-from kumo.db import after_commit, filters, pagination, utcnow
+from kumo.db import after_commit, pagination, utcnow
 from kumo.errors import BadRequest, NotFound
-from kumo.volume import quota, types
+from kumo.volume import filtering, quota, types
 from kumo.volume.driver import GiB
 from kumo.volume.models import Snapshot, Volume, VolumeMetadata
 
 AVAILABILITY_ZONE = "nova"
 DELETABLE = ("available", "error", "error_restoring", "error_extending", "error_managing")
-TRANSITIONAL = ("creating", "deleting", "extending", "uploading")  # the worker resumes these at start
+TRANSITIONAL = ("creating", "deleting", "extending", "uploading", "reverting", "downloading")  # resumed at start
 
 COLUMNS = {"id": Volume.id, "name": Volume.name, "status": Volume.status, "size": Volume.size,
            "availability_zone": Volume.availability_zone, "created_at": Volume.created_at,
            "updated_at": Volume.updated_at, "bootable": Volume.bootable, "description": Volume.description,
            "project_id": Volume.project_id, "user_id": Volume.user_id}
 SORT_ALIASES = {"display_name": "name", "display_description": "description"}
-FILTERS = ("name", "status", "availability_zone", "bootable", "size", "user_id")
+# what a non-admin may filter on before 3.31 (Cinder's query_volume_filters, and size and user_id as before)
+LEGACY_FILTERS = ("name", "display_name", "status", "availability_zone", "bootable", "size", "user_id", "metadata",
+                  "group_id")
 
 
 def visible(ctx: Context, project_id: str) -> bool:
@@ -79,7 +80,7 @@ def create(cloud, db: Session, ctx: Context, project_id: str, *, size=None, name
     metadata = check_metadata(metadata)
     if availability_zone not in (None, AVAILABILITY_ZONE):
         raise BadRequest(f"Invalid input received: Availability zone '{availability_zone}' is invalid.")
-    vtype = types.get(db, volume_type) if volume_type else types.default(db)
+    vtype = types.get(db, volume_type, project_id) if volume_type else types.default(db, project_id)
     size = parse_size(size) if size is not None else None
     image_metadata = None
     bootable = False
@@ -117,16 +118,15 @@ def create(cloud, db: Session, ctx: Context, project_id: str, *, size=None, name
             raise BadRequest(f"Invalid input received: Volume size {size}GB cannot be smaller than the image "
                              f"minDisk size {image.min_disk}GB.")
         bootable = True
-        image_metadata = {"image_id": image.id, "image_name": image.name, "disk_format": image.disk_format,
-                          "container_format": image.container_format, "size": str(image.size or 0),
-                          "min_disk": str(image.min_disk or 0), "min_ram": str(image.min_ram or 0)}
+        image_metadata = image_properties(image)
     if size is None:
         raise BadRequest("Invalid input received: Volume size must be given unless the volume is created from "
                          "a snapshot, a source volume or an image.")
     quota.reserve(db, project_id, volumes=1, gigabytes=size, size=size)
     volume = Volume(id=str(uuid.uuid4()), name=name, description=description, project_id=project_id,
                     user_id=ctx.user_id, size=size, status="creating", availability_zone=AVAILABILITY_ZONE,
-                    volume_type_id=vtype.id, bootable=bootable, multiattach=bool(multiattach),
+                    volume_type_id=vtype.id, bootable=bootable,
+                    multiattach=bool(multiattach) or types.multiattach(vtype),
                     snapshot_id=snapshot_id or None, source_volid=source_volid or None,
                     image_id=image_id or None, image_metadata=image_metadata, created_at=utcnow())
     volume.metadata_items = [VolumeMetadata(key=k, value=v) for k, v in metadata.items()]
@@ -134,6 +134,18 @@ def create(cloud, db: Session, ctx: Context, project_id: str, *, size=None, name
     db.flush()
     kick(cloud, db, volume.id)
     return volume
+
+
+def image_properties(image) -> dict:
+    """``volume_image_metadata`` of a volume filled from ``image``."""
+    return {"image_id": image.id, "image_name": image.name, "disk_format": image.disk_format,
+            "container_format": image.container_format, "size": str(image.size or 0),
+            "min_disk": str(image.min_disk or 0), "min_ram": str(image.min_ram or 0)}
+
+
+def boot_image(cloud, db: Session, image_id: str, project_id: str):
+    """The image a volume is filled from, or Cinder's 400."""
+    return _boot_image(cloud, db, image_id, project_id)
 
 
 def _boot_image(cloud, db: Session, image_id: str, project_id: str):
@@ -158,35 +170,65 @@ def kick(cloud, db: Session, volume_id: str) -> None:
     after_commit(db, lambda: cloud.workers.submit("volume.volume", volume_id))
 
 
-def list_(db: Session, project_id: str | None, query) -> tuple[list[Volume], bool]:
+def list_(db: Session, project_id: str | None, query, *, rules: filtering.Rules = filtering.LEGACY,
+          admin: bool = False, with_count: bool = False) -> tuple[list[Volume], bool, int | None]:
     """Volumes visible to the caller matching ``query`` (Cinder's filters, sort, limit/marker/offset).
-    ``project_id`` None means every project (admin's all_tenants). Returns (rows, more may follow)."""
+    ``project_id`` None means every project (admin's all_tenants). Returns (rows, more may follow, the
+    count of all matches when ``with_count``)."""
     stmt = sa.select(Volume)
     if project_id is not None:
         stmt = stmt.where(Volume.project_id == project_id)
-    given = {}
-    for key in FILTERS:
-        value = query.get(key) if key != "name" else (query.get("name") or query.get("display_name"))
-        if value is not None:
-            given[key] = value
-    if "bootable" in given:
-        given["bootable"] = "true" if filters.as_bool(given["bootable"]) else "false"
-    stmt = filters.apply(stmt, COLUMNS, given)
-    if query.get("metadata"):
-        for key, value in parse_dict(query.get("metadata"), "metadata").items():
-            stmt = stmt.where(sa.exists().where(VolumeMetadata.volume_id == Volume.id, VolumeMetadata.key == key,
-                                                VolumeMetadata.value == str(value)))
-    return page(db, stmt, Volume, COLUMNS, query, lambda m: NotFound(f"Volume {m} could not be found."))
+    stmt = _filtered(db, stmt, query, rules, admin)
+    rows, more = page(db, stmt, Volume, COLUMNS, query, lambda m: NotFound(f"Volume {m} could not be found."))
+    return rows, more, count(db, stmt) if with_count else None
+
+
+# fields every volume has the same value of here: (value, the microversion their filter comes with)
+CONSTANT_FIELDS = {"group_id": (None, (3, 10)), "migration_status": (None, (3, 0)), "consumes_quota": (True, (3, 65))}
+
+
+def _filtered(db: Session, stmt, query, rules: filtering.Rules, admin: bool):
+    given = filtering.requested(query, "volume", rules, admin=admin, legacy=LEGACY_FILTERS)
+    if "name" in given and "display_name" in given:
+        del given["display_name"]
+    image_metadata = given.pop("glance_metadata", None)
+    stmt = stmt.where(*filtering.conditions(given, COLUMNS, rules, metadata=_metadata_condition,
+                                            booleans=("bootable",), constants=CONSTANT_FIELDS))
+    if image_metadata is not None and rules.glance_metadata:  # 3.4: a JSON column, matched in Python
+        wanted = {k: str(v) for k, v in filtering.parse_dict(image_metadata, "glance_metadata").items()}
+        ids = [vid for vid, meta in db.execute(stmt.with_only_columns(Volume.id, Volume.image_metadata))
+               if wanted.items() <= {k: str(v) for k, v in (meta or {}).items()}.items()]
+        stmt = stmt.where(Volume.id.in_(ids))
+    return stmt
+
+
+def _metadata_condition(wanted: dict):
+    return sa.and_(*[sa.exists().where(VolumeMetadata.volume_id == Volume.id, VolumeMetadata.key == key,
+                                       VolumeMetadata.value == str(value)) for key, value in wanted.items()])
+
+
+def count(db: Session, stmt) -> int:
+    return db.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+
+
+def summary(db: Session, project_id: str | None, query, *, rules: filtering.Rules,
+            admin: bool) -> tuple[int, int, dict[str, list]]:
+    """``GET volumes/summary``: how many volumes match, their total size, and every metadata value by key."""
+    stmt = sa.select(Volume)
+    if project_id is not None:
+        stmt = stmt.where(Volume.project_id == project_id)
+    matched = _filtered(db, stmt, query, rules, admin).with_only_columns(Volume.id, Volume.size).subquery()
+    total, size = db.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(matched.c.size), 0))).one()
+    metadata: dict[str, list] = {}
+    for key, value in db.execute(sa.select(VolumeMetadata.key, VolumeMetadata.value).distinct()
+                                 .where(VolumeMetadata.volume_id.in_(sa.select(matched.c.id)))
+                                 .order_by(VolumeMetadata.key, VolumeMetadata.value)):
+        metadata.setdefault(key, []).append(value)
+    return total, int(size), metadata
 
 
 def parse_dict(text: str, what: str) -> dict:
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        raise BadRequest(f"Invalid filter: {what} must be a dictionary.") from None
-    if not isinstance(value, dict):
-        raise BadRequest(f"Invalid filter: {what} must be a dictionary.")
-    return value
+    return filtering.parse_dict(text, what)
 
 
 def page(db: Session, stmt, model, columns: dict, query, marker_error) -> tuple[list, bool]:

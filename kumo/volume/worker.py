@@ -66,7 +66,8 @@ def handle_volume(cloud, volume_id: str) -> None:
         snapshot_id, source_volid, image_id, upload_image_id = (vol.snapshot_id, vol.source_volid, vol.image_id,
                                                                 vol.upload_image_id)
         has_snapshots = db.scalar(sa.select(Snapshot.id).where(Snapshot.volume_id == volume_id).limit(1))
-        attached = bool(vol.attachments)
+        attached = any(a.attach_status == "attached" for a in vol.attachments)
+        reserved = any(a.attach_status == "reserved" for a in vol.attachments)
     if status == "creating":
         try:
             if snapshot_id:
@@ -108,13 +109,43 @@ def handle_volume(cloud, volume_id: str) -> None:
             log.exception("volume %s: extend failed", volume_id)
             _finish(cloud, Volume, volume_id, "extending", "error_extending")
             return
-        _finish(cloud, Volume, volume_id, "extending", "available")
+        _finish(cloud, Volume, volume_id, "extending", "in-use" if attached else "available")
+    elif status == "reverting":
+        _revert(cloud, driver, volume_id)
+    elif status == "downloading":
+        try:
+            with cloud.db.session(write=False) as db:
+                from kumo.image import internal
+                image = internal.boot_image(cloud, db, image_id, project_id)
+            driver.reimage(volume_id, image.path, size)
+        except Exception:  # noqa: BLE001
+            log.exception("volume %s: reimage from %s failed", volume_id, image_id)
+            _finish(cloud, Volume, volume_id, "downloading", "error")
+            return
+        _finish(cloud, Volume, volume_id, "downloading", "reserved" if reserved else "available")
     elif status == "uploading":
         try:
             _upload(cloud, driver, volume_id, upload_image_id)
         except Exception:  # noqa: BLE001
             log.exception("volume %s: upload to image %s failed", volume_id, upload_image_id)
         _finish(cloud, Volume, volume_id, "uploading", "in-use" if attached else "available", upload_image_id=None)
+
+
+def _revert(cloud, driver, volume_id: str) -> None:
+    """The volume back to its snapshot being restored; both end available (the volume in error if the
+    backend failed)."""
+    with cloud.db.session(write=False) as db:
+        snapshot_id = db.scalar(sa.select(Snapshot.id).where(Snapshot.volume_id == volume_id,
+                                                             Snapshot.status == "restoring"))
+    ok = snapshot_id is not None
+    if ok:
+        try:
+            driver.revert_to_snapshot(volume_id, snapshot_id)
+        except Exception:  # noqa: BLE001
+            log.exception("volume %s: revert to snapshot %s failed", volume_id, snapshot_id)
+            ok = False
+    if _finish(cloud, Volume, volume_id, "reverting", "available" if ok else "error") and snapshot_id:
+        _finish(cloud, Snapshot, snapshot_id, "restoring", "available")
 
 
 def _upload(cloud, driver, volume_id: str, image_id: str) -> None:

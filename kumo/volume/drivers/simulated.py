@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Iterable
 
-from kumo.volume.driver import GiB, DriverError
+from kumo.volume.driver import DriverError, GiB
 
 _CHUNK = 4 << 20
 
@@ -69,6 +69,19 @@ class SimulatedDriver:
             raise DriverError("the image is larger than the volume")
         self._copy(Path(source), self.volume_path(volume_id), size_gb)
 
+    def revert_to_snapshot(self, volume_id: str, snapshot_id: str) -> None:
+        source = self.snapshot_path(snapshot_id)
+        if not source.exists():
+            raise DriverError(f"snapshot {snapshot_id} has no data")
+        target = self._existing(volume_id)
+        self._replace(source, target, target.stat().st_size // GiB)
+
+    def reimage(self, volume_id: str, source: Path, size_gb: int) -> None:
+        if Path(source).stat().st_size > size_gb * GiB:
+            raise DriverError("the image is larger than the volume")
+        self._existing(volume_id)
+        self._replace(Path(source), self.volume_path(volume_id), size_gb)
+
     def copy_to_file(self, volume_id: str, target: Path) -> None:
         """The volume's bytes up to its last allocated extent (rounded up to a MiB): a raw image that fills a
         volume to the same content, without the trailing holes that would cost an image store a GiB each."""
@@ -101,6 +114,17 @@ class SimulatedDriver:
         if not path.exists():
             raise DriverError(f"volume {volume_id} has no data")
         return path
+
+    @staticmethod
+    def _replace(source: Path, target: Path, size_gb: int) -> None:
+        """``target``'s content replaced by ``source``'s (then grown to ``size_gb``), atomically: a crash
+        leaves the old content or the new, never a mix."""
+        partial = _partial(target)
+        partial.unlink(missing_ok=True)
+        _sparse_copy(source, partial)
+        if partial.stat().st_size < size_gb * GiB:
+            os.truncate(partial, size_gb * GiB)
+        partial.rename(target)
 
     @staticmethod
     def _copy(source: Path, target: Path, size_gb: int) -> None:

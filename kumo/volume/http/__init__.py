@@ -1,7 +1,16 @@
 """Cinder v3 over HTTP, mounted at ``/volume`` (catalog URL ``/volume/v3/$(project_id)s``)."""
 
 from kumo.api.service import ServiceInfo
-from kumo.volume.http import actions, misc, snapshots, types, versions, volumes  # noqa: F401
+from kumo.volume.http import (  # noqa: F401
+    actions,
+    attachments,
+    default_types,
+    misc,
+    snapshots,
+    types,
+    versions,
+    volumes,
+)
 from kumo.volume.http.common import router
 from kumo.volume.worker import on_start
 

@@ -6,7 +6,7 @@ from kumo.api.routing import Call, Reply
 from kumo.errors import BadRequest
 from kumo.volume import actions, volumes
 from kumo.volume.http import render
-from kumo.volume.http.common import isotime, project, router
+from kumo.volume.http.common import at_least, isotime, project, require, router
 from kumo.volume.models import VolumeType
 from kumo.volume.policies import policy
 
@@ -39,8 +39,34 @@ def _readonly(call, volume, args):
 
 def _extend(call, volume, args):
     new_size = volumes.parse_size(args.get("new_size"), "new_size")
-    actions.extend(call.cloud, call.db, volume, new_size)
+    actions.extend(call.cloud, call.db, volume, new_size, in_use=at_least(call, "3.42"))
     return Reply(None, status=202)
+
+
+def _revert(call, volume, args):
+    """3.40: back to the volume's latest snapshot."""
+    require(call, "3.40")
+    actions.revert_to_snapshot(call.cloud, call.db, volume, args.get("snapshot_id"))
+    return Reply(None, status=202)
+
+
+def _reimage(call, volume, args):
+    """3.68: the volume rewritten from an image (``reimage_reserved``: a reserved volume too)."""
+    require(call, "3.68")
+    if not args.get("image_id"):
+        raise BadRequest("Invalid input for field/attribute image_id. 'image_id' is a required property.")
+    image = volumes.boot_image(call.cloud, call.db, args["image_id"], volume.project_id)
+    actions.reimage(call.cloud, call.db, volume, image,
+                    reserved_ok=_bool(args.get("reimage_reserved", False), "reimage_reserved"))
+    return Reply(None, status=202)
+
+
+def _extend_completion(call, volume, args):
+    """3.71: Nova reports that it finished an extend Cinder waits on. Kumo's backend resizes the device
+    itself, so no extend ever waits: refused as Cinder refuses it for a volume not awaiting one."""
+    require(call, "3.71")
+    raise BadRequest(f"Invalid volume: Volume {volume.id} is not waiting for an extend completion "
+                     f"(status: {volume.status}).")
 
 
 def _reset_status(call, volume, args):
@@ -112,12 +138,14 @@ def _upload(call, volume, args):
                          f"disk-formats are {', '.join(DISK_FORMATS)}.")
     if container_format not in CONTAINER_FORMATS:
         raise BadRequest(f"Invalid input received: Invalid container-format '{container_format}' is specified.")
-    visibility = args.get("visibility", "private")
+    # visibility and protected are read from 3.1 on
+    visibility = args.get("visibility", "private") if at_least(call, "3.1") else "private"
     if visibility not in ("public", "private", "shared", "community"):
         raise BadRequest(f"Invalid input received: Invalid visibility '{visibility}'.")
     result = actions.upload_to_image(
         call.cloud, call.db, volume, image_name=name, disk_format=disk_format, container_format=container_format,
-        visibility=visibility, protected=_bool(args.get("protected", False), "protected"),
+        visibility=visibility,
+        protected=_bool(args.get("protected", False), "protected") if at_least(call, "3.1") else False,
         force=_bool(args.get("force", False), "force"))
     result["updated_at"] = isotime(result["updated_at"])
     vtype = call.db.get(VolumeType, volume.volume_type_id)
@@ -129,7 +157,8 @@ ACTIONS = {"os-set_bootable": _set_bootable, "os-update_readonly_flag": _readonl
            "os-reset_status": _reset_status, "os-force_delete": _force_delete, "os-reserve": _reserve,
            "os-unreserve": _unreserve, "os-begin_detaching": _begin_detaching, "os-roll_detaching": _roll_detaching,
            "os-attach": _attach, "os-detach": _detach, "os-force_detach": _force_detach,
-           "os-volume_upload_image": _upload}
+           "os-volume_upload_image": _upload, "os-extend_volume_completion": _extend_completion,
+           "revert": _revert, "os-reimage": _reimage}
 
 
 @router.post("/v3/{project_id}/volumes/{volume_id}/action")

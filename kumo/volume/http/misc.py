@@ -6,7 +6,8 @@ from kumo.api.routing import Call, Reply
 from kumo.db.filters import as_bool
 from kumo.errors import BadRequest
 from kumo.volume import quota
-from kumo.volume.http.common import body_object, project, router
+from kumo.volume.filtering import RESOURCE_FILTERS
+from kumo.volume.http.common import at_least, body_object, project, require, router
 from kumo.volume.policies import policy
 from kumo.volume.volumes import AVAILABILITY_ZONE
 
@@ -54,6 +55,8 @@ def list_extensions(call: Call):
 def show_limits(call: Call):
     project_id = project(call)
     policy.enforce(call.ctx, "limits:get", {"project_id": project_id})
+    if at_least(call, "3.39") and call.query.get("project_id") and policy.check(call.ctx, "volume:admin_action"):
+        project_id = call.query["project_id"]  # 3.39: an admin reads another project's limits
     q = quota.quota_set(call.db, project_id, usage_too=True)
     return {"limits": {"rate": [], "absolute": {
         "maxTotalVolumes": q["volumes"]["limit"], "maxTotalSnapshots": q["snapshots"]["limit"],
@@ -102,3 +105,13 @@ def delete_quota(call: Call):
     policy.enforce(call.ctx, "quota:update", {"project_id": target})
     quota.reset(call.db, target)
     return Reply(None, status=200)
+
+
+@router.get("/v3/{project_id}/resource_filters")
+def list_resource_filters(call: Call):
+    """3.33: which filters each resource's lists take (``?resource=volume`` for one)."""
+    require(call, "3.33")
+    project(call)
+    wanted = call.query.get("resource")
+    return {"resource_filters": [{"resource": name, "filters": list(keys)}
+                                 for name, keys in RESOURCE_FILTERS.items() if wanted in (None, name)]}

@@ -8,7 +8,16 @@ from kumo.db.filters import as_bool
 from kumo.errors import BadRequest, NotFound
 from kumo.volume import snapshots
 from kumo.volume.http import render
-from kumo.volume.http.common import body_object, next_link, project, router, scope
+from kumo.volume.http.common import (
+    at_least,
+    body_object,
+    filter_rules,
+    next_link,
+    project,
+    router,
+    scope,
+    with_count,
+)
 from kumo.volume.http.volumes import METADATA, TEXT
 from kumo.volume.policies import policy
 
@@ -30,21 +39,29 @@ def create_snapshot(call: Call):
     policy.enforce(call.ctx, "snapshot:create", {"project_id": project_id})
     force = body.get("force", False)
     force = as_bool(force) if isinstance(force, str) else force
+    if at_least(call, "3.66"):  # an in-use volume's snapshot needs no force
+        if "force" in body and not force:
+            raise BadRequest("Since microversion 3.66 the 'force' flag is invalid to be False.")
+        force = True
     snap = snapshots.create(call.cloud, call.db, call.ctx, volume_id=body["volume_id"],
                             name=body.get("name", body.get("display_name")),
                             description=body.get("description", body.get("display_description")),
                             metadata=body.get("metadata"), force=force)
-    return Reply({"snapshot": render.snapshot(snap, detail=False)}, status=202)
+    return Reply({"snapshot": render.snapshot(call, snap, detail=False)}, status=202)
 
 
 def _list(call: Call, detail: bool):
     project_id = project(call)
     policy.enforce(call.ctx, "snapshot:get", {"project_id": project_id})
-    rows, more = snapshots.list_(call.db, scope(call, project_id), call.query)
-    body = {"snapshots": [render.snapshot(row, detail=detail) for row in rows]}
+    rows, more, total = snapshots.list_(call.db, scope(call, project_id), call.query, rules=filter_rules(call),
+                                        admin=policy.check(call.ctx, "volume:admin_action"),
+                                        with_count=with_count(call))
+    body = {"snapshots": [render.snapshot(call, row, detail=detail, versioned=detail) for row in rows]}
     if more:
         body["snapshots_links"] = next_link(call, project_id, "snapshots/detail" if detail else "snapshots",
                                             rows[-1].id)
+    if total is not None:
+        body["count"] = total
     return body
 
 
@@ -67,7 +84,7 @@ def _snapshot(call: Call, action: str):
 
 @router.get("/v3/{project_id}/snapshots/{snapshot_id}")
 def show_snapshot(call: Call):
-    return {"snapshot": render.snapshot(_snapshot(call, "snapshot:get"))}
+    return {"snapshot": render.snapshot(call, _snapshot(call, "snapshot:get"))}
 
 
 @router.put("/v3/{project_id}/snapshots/{snapshot_id}")
@@ -78,7 +95,7 @@ def update_snapshot(call: Call):
     for field in ("name", "description"):
         if field in body or f"display_{field}" in body:
             values[field] = body.get(field, body.get(f"display_{field}"))
-    return {"snapshot": render.snapshot(snapshots.update(call.db, snap, values), detail=False)}
+    return {"snapshot": render.snapshot(call, snapshots.update(call.db, snap, values), detail=False)}
 
 
 @router.delete("/v3/{project_id}/snapshots/{snapshot_id}")

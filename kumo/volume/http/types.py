@@ -7,8 +7,9 @@ from kumo.api.routing import Call, Reply
 from kumo.db.filters import as_bool
 from kumo.errors import BadRequest, NotFound
 from kumo.volume import types
+from kumo.volume.filtering import parse_dict
 from kumo.volume.http import render
-from kumo.volume.http.common import body_object, project, router
+from kumo.volume.http.common import at_least, body_object, project, router
 from kumo.volume.policies import policy
 
 SPECS = {"type": "object", "additionalProperties": {"type": "string", "maxLength": 255}}
@@ -26,7 +27,7 @@ def _public(body: dict, default):
 
 def _type(call: Call, manage: bool = False):
     project_id = project(call)
-    vtype = types.get(call.db, call.params["type_id"])
+    vtype = types.get(call.db, call.params["type_id"], project_id)
     policy.enforce(call.ctx, "type:manage" if manage else "type:get", {"project_id": project_id})
     if not vtype.is_public and not policy.check(call.ctx, "type:manage"):
         raise NotFound(f"Volume type {call.params['type_id']} could not be found.")
@@ -41,6 +42,9 @@ def list_types(call: Call):
     is_public = call.query.get("is_public")
     found = types.list_(call.db, include_private=admin,
                         is_public=None if is_public in (None, "None") or not admin else as_bool(is_public))
+    if at_least(call, "3.52") and call.query.get("extra_specs"):  # 3.52: types whose extra specs include these
+        wanted = {k: str(v) for k, v in parse_dict(call.query["extra_specs"], "extra_specs").items()}
+        found = [t for t in found if wanted.items() <= {k: str(v) for k, v in (t.extra_specs or {}).items()}.items()]
     return {"volume_types": [render.volume_type(call, t) for t in found]}
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import sqlalchemy as sa
 
 from kumo.api import validation as v
@@ -9,8 +12,20 @@ from kumo.api.routing import Call, Reply
 from kumo.db.filters import as_bool
 from kumo.errors import BadRequest, NotFound
 from kumo.volume import volumes
+from kumo.volume.filtering import Rules
 from kumo.volume.http import render
-from kumo.volume.http.common import body_object, next_link, project, router, scope
+from kumo.volume.http.common import (
+    at_least,
+    body_object,
+    filter_rules,
+    next_link,
+    project,
+    require,
+    router,
+    scope,
+    version,
+    with_count,
+)
 from kumo.volume.models import VolumeType
 from kumo.volume.policies import policy
 
@@ -44,8 +59,8 @@ def create_volume(call: Call):
     project_id = project(call)
     body = v.check(call.body, CREATE)["volume"]
     policy.enforce(call.ctx, "volume:create", {"project_id": project_id})
-    if body.get("backup_id"):
-        raise BadRequest("Invalid input received: Backups are not supported by this cloud.")
+    if body.get("backup_id"):  # 3.47; no backup service here, so no backup to restore
+        raise NotFound(f"Backup {body['backup_id']} could not be found.")
     volume = volumes.create(
         call.cloud, call.db, call.ctx, project_id, size=body.get("size"),
         name=body.get("name", body.get("display_name")),
@@ -59,7 +74,9 @@ def create_volume(call: Call):
 def _list(call: Call, detail: bool):
     project_id = project(call)
     policy.enforce(call.ctx, "volume:get_all", {"project_id": project_id})
-    rows, more = volumes.list_(call.db, scope(call, project_id), call.query)
+    rows, more, total = volumes.list_(call.db, scope(call, project_id), call.query, rules=filter_rules(call),
+                                      admin=policy.check(call.ctx, "volume:admin_action"),
+                                      with_count=with_count(call))
     if detail:
         names = _type_names(call)
         body = {"volumes": [render.volume(call, row, names) for row in rows]}
@@ -67,6 +84,8 @@ def _list(call: Call, detail: bool):
         body = {"volumes": [render.volume_summary(call, row) for row in rows]}
     if more:
         body["volumes_links"] = next_link(call, project_id, "volumes/detail" if detail else "volumes", rows[-1].id)
+    if total is not None:
+        body["count"] = total
     return body
 
 
@@ -78,6 +97,22 @@ def list_volumes(call: Call):
 @router.get("/v3/{project_id}/volumes/detail")
 def list_volumes_detail(call: Call):
     return _list(call, detail=True)
+
+
+@router.get("/v3/{project_id}/volumes/summary")
+def volumes_summary(call: Call):
+    """3.12: how many volumes and GiB the caller has (3.36: and their metadata values by key)."""
+    require(call, "3.12")
+    project_id = project(call)
+    policy.enforce(call.ctx, "volume:get_all", {"project_id": project_id})
+    # Cinder's summary drops filters it does not know, whatever the version (no 3.31 refusal, no "like")
+    rules = Rules(min(version(call), (3, 30)))
+    total, size, metadata = volumes.summary(call.db, scope(call, project_id), call.query, rules=rules,
+                                            admin=policy.check(call.ctx, "volume:admin_action"))
+    body = {"total_count": total, "total_size": size}
+    if at_least(call, "3.36"):
+        body["metadata"] = metadata
+    return {"volume-summary": body}
 
 
 def _volume(call: Call, action: str, lock: bool = False):
@@ -109,8 +144,10 @@ def update_volume(call: Call):
 @router.delete("/v3/{project_id}/volumes/{volume_id}")
 def delete_volume(call: Call):
     volume = _volume(call, "volume:delete", lock=True)
-    volumes.delete(call.cloud, call.db, volume, cascade=as_bool(call.query.get("cascade", "false")),
-                   force=as_bool(call.query.get("force", "false")) and policy.check(call.ctx, "volume:admin_action"))
+    force = at_least(call, "3.23") and as_bool(call.query.get("force", "false"))  # 3.23: ?force=true, admin's
+    if force:
+        policy.enforce(call.ctx, "volume:admin_action", _target(volume))
+    volumes.delete(call.cloud, call.db, volume, cascade=as_bool(call.query.get("cascade", "false")), force=force)
     return Reply(None, status=202)
 
 
@@ -121,9 +158,26 @@ def _meta_body(call: Call, key: str) -> dict:
     return volumes.check_metadata(value)
 
 
+def _etag(metadata: dict) -> str:
+    """3.15: the ETag of a volume's metadata (an md5 of its JSON, as Cinder's)."""
+    return hashlib.md5(json.dumps({"metadata": metadata}).encode(), usedforsecurity=False).hexdigest()
+
+
+def _if_match(call: Call, volume) -> bool:
+    """Whether ``If-Match`` (3.15) names the metadata's current ETag (or is absent, or ``*``)."""
+    header = call.headers.get("if-match")
+    if not header or not at_least(call, "3.15"):
+        return True
+    tags = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
+    return "*" in tags or _etag(volumes.metadata(volume)) in tags
+
+
 @router.get("/v3/{project_id}/volumes/{volume_id}/metadata")
 def show_metadata(call: Call):
-    return {"metadata": volumes.metadata(_volume(call, "volume:get_metadata"))}
+    body = {"metadata": volumes.metadata(_volume(call, "volume:get_metadata"))}
+    if at_least(call, "3.15"):
+        return Reply(body, headers={"ETag": _etag(body["metadata"])})
+    return body
 
 
 @router.post("/v3/{project_id}/volumes/{volume_id}/metadata")
@@ -137,6 +191,8 @@ def create_metadata(call: Call):
 def replace_metadata(call: Call):
     values = _meta_body(call, "metadata")
     volume = _volume(call, "volume:metadata", lock=True)
+    if not _if_match(call, volume):  # changed since the caller read it: the lost update is refused
+        return Reply(None, status=412)
     return {"metadata": volumes.set_metadata(call.db, volume, values, replace=True)}
 
 
