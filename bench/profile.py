@@ -3,8 +3,9 @@
     .venv/bin/pip install py-spy        # a profiling tool, not a dependency of Kumo
     .venv/bin/python bench/profile.py validate [--seconds 10] [--clients 1] [--gil] [--top 25]
 
-Operations: issue, validate, projects (the requests of bench/identity.py). Prints the functions
-with the most samples, by their own time and inclusive of what they call; ``--out FILE`` also
+Operations: issue, validate, projects (the requests of bench/identity.py); net_get, net_create,
+port_create, port_list (1,000 ports on one network, whole: the requests of bench/network.py). Prints
+the functions with the most samples, by their own time and inclusive of what they call; ``--out FILE`` also
 keeps py-spy's folded stacks (for a flame graph). ``--gil`` samples only the thread holding the
 GIL, which is what bounds a single-process server; leave it off for token issue, whose Argon2
 hash runs without the GIL.
@@ -27,6 +28,7 @@ import loadgen  # noqa: E402
 from loadgen import Request  # noqa: E402
 from targets import Kumo  # noqa: E402
 
+NET_OPS = ("net_get", "net_create", "port_create", "port_list")
 IDLE = ("Condition.wait ", "Queue.get ", "Event.wait ", "select ")  # a thread waiting, not working
 
 
@@ -49,9 +51,22 @@ def summarize(folded: Path, top: int) -> str:
     return "\n".join(lines)
 
 
+def network_request(kumo: Kumo, token: str, op: str) -> Request:
+    """bench/network.py's request for ``op``, with its fixture (a network with a /16 subnet)."""
+    from network import Net
+    net = Net("Kumo", kumo.base + "/network", token, kumo)
+    nid = net.network("profile-net", "10.200.0.0/16")
+    if op == "port_list":
+        net.fill(nid, 1000, 100)
+    return {"net_get": net.req("GET", f"/v2.0/networks/{nid}"),
+            "net_create": net.req("POST", "/v2.0/networks", {"network": {"name": "profile"}}, 201),
+            "port_create": net.req("POST", "/v2.0/ports", {"port": {"network_id": nid}}, 201),
+            "port_list": net.req("GET", f"/v2.0/ports?network_id={nid}")}[op]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("op", choices=("issue", "validate", "projects"))
+    parser.add_argument("op", choices=("issue", "validate", "projects", *NET_OPS))
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--gil", action="store_true", help="sample only the thread holding the GIL")
@@ -65,10 +80,13 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="kumo-profile-"))
     try:
         admin, subject = kumo.token(), kumo.token()
-        req = {"issue": kumo.issue_request(),
-               "validate": Request("GET", kumo.v3 + "/auth/tokens",
-                                   {"X-Auth-Token": admin, "X-Subject-Token": subject}),
-               "projects": Request("GET", kumo.v3 + "/projects", {"X-Auth-Token": admin})}[args.op]
+        if args.op in NET_OPS:
+            req = network_request(kumo, admin, args.op)
+        else:
+            req = {"issue": kumo.issue_request(),
+                   "validate": Request("GET", kumo.v3 + "/auth/tokens",
+                                       {"X-Auth-Token": admin, "X-Subject-Token": subject}),
+                   "projects": Request("GET", kumo.v3 + "/projects", {"X-Auth-Token": admin})}[args.op]
         folded = Path(args.out) if args.out else tmp / "stacks.txt"
         cmd = [spy, "record", "-p", str(kumo.pids()[0]), "-d", str(int(args.seconds + 2)), "-r", "200",
                "-f", "raw", "-o", str(folded), *(["--gil"] if args.gil else [])]

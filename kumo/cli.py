@@ -69,7 +69,7 @@ def cmd_serve(args) -> int:
 
     server = uvicorn.Server(uvicorn.Config(
         build_app(cloud), host=settings.host, port=settings.port, log_config=None, access_log=False,
-        log_level=settings.log_level, lifespan="off", server_header=False, ws="none"))
+        log_level=settings.log_level, lifespan="off", server_header=False, ws="none", http=_http_protocol()))
 
     served = threading.Event()  # uvicorn has returned (stopped, or could not listen)
 
@@ -104,6 +104,15 @@ def cmd_serve(args) -> int:
             pid_file.unlink()
         logging.getLogger("kumo").info("stopped")
     return 0 if server.started and cloud.start_error is None else 1
+
+
+def _http_protocol():
+    """Kumo's HTTP protocol (each reply in one send), or uvicorn's choice without httptools."""
+    try:
+        from kumo.api.protocol import HttpProtocol
+    except ImportError:
+        return "auto"
+    return HttpProtocol
 
 
 def _exit_on_sigterm(signum, frame):

@@ -67,7 +67,7 @@ def paginate(db: Session, query: sa.Select, model, columns: dict, sort: list[tup
         if limit < 0:
             raise BadRequest("Limit must be a non-negative integer.")
         query = query.limit(limit)
-    return list(db.connection().execute(query)) if rows else list(db.scalars(query))
+    return db.connection().execute(query).all() if rows else list(db.scalars(query))
 
 
 def parse_limit(value: str | None, maximum: int | None = None) -> int | None:

@@ -50,8 +50,15 @@ def current(db: Session) -> int:
     except by this session's own writes, which bump it and clear the memo)."""
     value = db.info.get("identity_revision")
     if value is None:
-        # straight to the connection (no ORM statement to build): this read precedes every cached validation
-        value = db.connection().exec_driver_sql(_READ).scalar() or 0
+        # straight to the driver (no statement to build, no result to wrap): this read precedes every cached
+        # validation, so every authenticated request; a plain DB-API cursor, no parameters: portable
+        cursor = db.connection().connection.driver_connection.cursor()
+        try:
+            cursor.execute(_READ)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        value = (row[0] if row else 0) or 0
         db.info["identity_revision"] = value
     return value
 

@@ -109,12 +109,15 @@ def wake_agent(cloud) -> None:
         cloud.workers.submit(TOPIC, DEFAULT_HOST)
 
 
-def release_for_server(db: Session, server_id: str, preserve: set[str] = frozenset()) -> None:
-    """Delete the server's ports, but for those in ``preserve`` (passed in by the user) and trunk parents,
-    which outlive the server, unbound."""
+def release_for_server(db: Session, server_id: str, preserve: set[str] = frozenset(),
+                       only: set[str] | None = None) -> None:
+    """Delete the server's ports (or those of them in ``only``: an interface detached), but for those in
+    ``preserve`` (passed in by the user) and trunk parents, which outlive the server, unbound."""
     from kumo.network import trunks
     from kumo.network.trunk_models import Trunk
     for port in server_ports(db, server_id):
+        if only is not None and port.id not in only:
+            continue
         trunk_id = db.scalar(sa.select(Trunk.id).where(Trunk.port_id == port.id))
         if trunk_id or port.id in preserve:
             port.device_id = port.device_owner = port.binding_host_id = ""

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kumo.context import Context
+from kumo.db import new_id
 from kumo.errors import BadRequest, Conflict, NotFound
 from kumo.network import ipam
 from kumo.network.models import Network, Port, Segment, Subnet
@@ -56,47 +57,66 @@ def create(db: Session, *, project_id: str, name: str = "", admin_state_up: bool
     default_mtu = TENANT_MTU if network_type == "vxlan" else PHYSICAL_MTU
     if mtu is not None and mtu > default_mtu:
         raise BadRequest(f"Requested MTU is too big, maximum is {default_mtu}.", kind="InvalidInput")
-    network = Network(project_id=project_id, name=name, admin_state_up=admin_state_up, shared=shared,
+    network = Network(id=new_id(), project_id=project_id, name=name, admin_state_up=admin_state_up, shared=shared,
                       external=external, mtu=mtu or default_mtu, port_security_enabled=port_security_enabled,
                       network_type=network_type, physical_network=physical_network, description=description,
                       availability_zone_hints=list(availability_zone_hints), is_default=is_default)
-    db.add(network)
-    db.flush()
-    network.segmentation_id = _allocate_segment(db, network, segmentation_id)
-    db.flush()
+    _allocate_segment(db, network, segmentation_id)
     return network
 
 
-def _allocate_segment(db: Session, network: Network, wanted: int | None) -> int | None:
+def _allocate_segment(db: Session, network: Network, wanted: int | None) -> None:
+    """Insert ``network`` with its segment: the segmentation id is chosen first, so the network's row is
+    written once, already holding it (then the segment's row, which refers to it)."""
     kind = network.network_type
     if kind in ("flat", "local"):
+        _insert_network(db, network, None)
         if kind == "flat":
             _insert_segment(db, network, 0, f"Unable to create the flat network. Physical network"
                                             f" {network.physical_network} is in use.")
-        return None
+        return
     low, high = VLAN_RANGE if kind == "vlan" else VXLAN_RANGE
     if wanted is not None:
         if not low <= wanted <= high:
             raise BadRequest(f"Invalid input for operation: segmentation_id {wanted} out of range"
                              f" ({low} through {high}).", kind="InvalidInput")
+        _insert_network(db, network, wanted)
         _insert_segment(db, network, wanted, f"Unable to create the network. The {kind} {wanted} on physical"
                                              f" network {network.physical_network} is in use.")
-        return wanted
+        return
     physical = network.physical_network or ""
     after = _cursor.get((kind, physical), low - 1)
     order = [(after + 1, high), (low, min(after, high))]  # from the hint on, then wrapping around
     for start, end in order:
         for first in range(start, end + 1, BATCH):
-            batch = list(range(first, min(first + BATCH - 1, end) + 1))
-            taken = set(db.scalars(sa.select(Segment.segmentation_id).where(
-                Segment.network_type == kind, Segment.physical_network == physical,
-                Segment.segmentation_id.in_(batch))))
-            for candidate in batch:
-                if candidate not in taken and _try_segment(db, network, candidate, checked=True):
+            last = min(first + BATCH - 1, end)
+            taken = set(db.connection().execute(_TAKEN, {"type": kind, "physical": physical, "first": first,
+                                                         "last": last}).scalars())
+            for candidate in range(first, last + 1):
+                if candidate in taken:
+                    continue
+                if network.segmentation_id is None:
+                    _insert_network(db, network, candidate)
+                else:  # a concurrent writer took the one chosen first (not on SQLite)
+                    network.segmentation_id = candidate
+                    db.flush()
+                if _try_segment(db, network, candidate, checked=True):
                     _cursor[(kind, physical)] = candidate
-                    return candidate
+                    return
     raise Conflict("Unable to create the network. No tenant network is available for allocation.",
                    kind="NoNetworkAvailable")
+
+
+def _insert_network(db: Session, network: Network, segmentation_id: int | None) -> None:
+    network.segmentation_id = segmentation_id
+    db.add(network)
+    db.flush()
+
+
+# the segmentation ids in use in a range (a range, not a list: one statement, cached once compiled)
+_TAKEN = sa.select(Segment.segmentation_id).where(
+    Segment.network_type == sa.bindparam("type"), Segment.physical_network == sa.bindparam("physical"),
+    Segment.segmentation_id.between(sa.bindparam("first"), sa.bindparam("last")))
 
 
 # (type, physical network) → the segmentation id last allocated: the next search starts after it (a hint per
@@ -106,17 +126,16 @@ BATCH = 64
 
 
 def _try_segment(db: Session, network: Network, number: int, checked: bool = False) -> bool:
-    row = Segment(network_id=network.id, network_type=network.network_type,
-                  physical_network=network.physical_network or "", segmentation_id=number)
+    insert = sa.insert(Segment).values(network_id=network.id, network_type=network.network_type,
+                                       physical_network=network.physical_network or "", segmentation_id=number)
     if not ipam.concurrent_writers(db):  # checked under the database's write lock: no savepoint needed
         if not checked and _taken(db, network, number):
             return False
-        db.add(row)
-        db.flush()
+        db.execute(insert)
         return True
     try:
         with db.begin_nested():
-            db.add(row)
+            db.execute(insert)
         return True
     except IntegrityError:
         return False

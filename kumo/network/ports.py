@@ -62,18 +62,20 @@ def _subnets(db: Session, network_id: str) -> list[Subnet]:
                                                                                              Subnet.id)))
 
 
-def _assign_ips(db: Session, port: Port, requested) -> None:
+def _assign_ips(db: Session, port: Port, requested) -> list[dict]:
+    """Allocate the addresses ``requested`` (Neutron's ``fixed_ips``; None: the defaults); returns them."""
     subnets = {s.id: s for s in _subnets(db, port.network_id)}
+    assigned = []
     if requested is None:  # Neutron's default: one IPv4 address, every SLAAC address, one stateful IPv6
         v4_done = v6_done = False
         for subnet in subnets.values():
             if subnet.ip_version == 4 and not v4_done:
-                ipam.allocate(db, subnet, port)
+                assigned.append({"subnet_id": subnet.id, "ip_address": ipam.allocate(db, subnet, port)})
                 v4_done = True
             elif subnet.ip_version == 6 and (ipam.is_slaac(subnet) or not v6_done):
-                ipam.allocate(db, subnet, port)
+                assigned.append({"subnet_id": subnet.id, "ip_address": ipam.allocate(db, subnet, port)})
                 v6_done = v6_done or not ipam.is_slaac(subnet)
-        return
+        return assigned
     for item in requested:
         if not isinstance(item, dict) or not (item.get("subnet_id") or item.get("ip_address")):
             raise BadRequest("Invalid input for fixed_ips: each entry needs a subnet_id or an ip_address.",
@@ -97,7 +99,8 @@ def _assign_ips(db: Session, port: Port, requested) -> None:
             raise BadRequest(f"IPv6 address {address} cannot be directly assigned to a port on subnet"
                              f" {subnet.id} since the subnet is configured for automatic addresses",
                              kind="InvalidInput")
-        ipam.allocate(db, subnet, port, address)
+        assigned.append({"subnet_id": subnet.id, "ip_address": ipam.allocate(db, subnet, port, address)})
+    return assigned
 
 
 def create(db: Session, ctx: Context, network: Network, *, project_id: str, name: str = "",
@@ -126,7 +129,7 @@ def create(db: Session, ctx: Context, network: Network, *, project_id: str, name
     _apply_binding(port, binding or {})
     db.add(port)
     db.flush()
-    _assign_ips(db, port, fixed_ips)
+    port.assigned_ips = _assign_ips(db, port, fixed_ips)  # its fixed IPs, for the reply (not a column)
     db.flush()
     return port
 

@@ -52,9 +52,23 @@ def projects_with_limits(db: Session) -> list[str]:
         quotas.QuotaLimit.resource.in_(keys), quotas.QuotaLimit.project_id != ""))))
 
 
+# the project's limit and the default one for a resource, in one statement (built once)
+_LIMITS = sa.select(quotas.QuotaLimit.project_id, quotas.QuotaLimit.hard_limit).where(
+    quotas.QuotaLimit.resource == sa.bindparam("resource"),
+    quotas.QuotaLimit.project_id.in_([sa.bindparam("project_id"), ""]))
+
+
+def _limit(db: Session, project_id: str, name: str) -> int:
+    """As ``quotas.limit``: the project's own limit, else the default one, else Kumo's (unlimited)."""
+    found = dict(db.connection().execute(_LIMITS, {"resource": _key(name), "project_id": project_id}).all())
+    if project_id in found:
+        return found[project_id]
+    return found.get("", STORE_DEFAULTS[_key(name)])
+
+
 def check(db: Session, project_id: str, name: str, adding: int = 1) -> None:
     """Raise Neutron's 409 ``OverQuota`` when ``adding`` more ``name`` would pass the project's limit."""
-    limit = quotas.limit(db, project_id, _key(name), STORE_DEFAULTS)
+    limit = _limit(db, project_id, name)
     if limit == quotas.UNLIMITED:
         return
     quotas.reserve(db, project_id, {_key(name): 0}, STORE_DEFAULTS)  # takes the project's row lock

@@ -17,7 +17,7 @@ from kumo.db import pagination
 from kumo.db.filters import as_bool
 from kumo.errors import BadRequest
 
-router = Router(errors.neutron)
+router = Router(errors.neutron, inline_reads=True)
 
 RESERVED_QUERY = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse", "tags", "tags-any",
                   "not-tags", "not-tags-any"}
@@ -151,8 +151,14 @@ def tag_filter(call: Call, query: sa.Select, model) -> sa.Select:
     return query.where(model.id.in_(kept))
 
 
-def fields(call: Call, body: dict) -> dict:
-    wanted = [f for value in call.query.getlist("fields") for f in value.split(",") if f]
+def wanted_fields(call: Call) -> set[str]:
+    """``?fields=`` (repeated, or comma-separated): the attributes to show; empty, all of them."""
+    return {f for value in call.query.getlist("fields") for f in value.split(",") if f}
+
+
+def fields(call: Call, body: dict, wanted: set[str] | None = None) -> dict:
+    if wanted is None:
+        wanted = wanted_fields(call)
     return {k: v for k, v in body.items() if k in wanted} if wanted else body
 
 
@@ -179,7 +185,8 @@ def listing(call: Call, query: sa.Select, model, columns: dict, render, collecti
     if reverse:
         rows.reverse()
     bodies = render(call, rows)
-    result = {collection: [fields(call, b) for b in bodies]}
+    wanted = wanted_fields(call)
+    result = {collection: [{k: v for k, v in b.items() if k in wanted} for b in bodies] if wanted else bodies}
     if limit is not None:
         links = []
         base = {k: v for k, v in call.query.multi_items() if k not in ("marker", "page_reverse")}

@@ -8,8 +8,8 @@ from kumo.api.routing import Call
 from kumo.errors import BadRequest
 from kumo.network import networks
 from kumo.network.http.common import (body_for_update, bulk_or_single, check_keys, decoded, deleted, fields,
-                                      listing, owner_for_create, raw_select, router, scope, standard, take_tags,
-                                      touch)
+                                      listing, owner_for_create, raw_select, records, router, scope, standard,
+                                      take_tags, touch)
 from kumo.network.models import Network, Subnet
 from kumo.network.policies import policy
 
@@ -28,15 +28,17 @@ WRITABLE = {"name", "admin_state_up", "shared", "router:external", "mtu", "port_
             "availability_zone_hints", "project_id", "tenant_id", "is_default", "tags"}
 
 
-def render_many(call: Call, rows: list, new: bool = False) -> list[dict]:
+def render_many(call: Call, rows: list, new: bool = False,
+                subnets: dict[str, list[str]] | None = None) -> list[dict]:
     """Networks (ORM objects, or rows of ``raw_select(Network)``) as Neutron shows them; ``new``: just
-    created, so without subnets."""
+    created, so without subnets; ``subnets``: each network's subnet ids, when already read."""
     ids = [n.id for n in rows]
-    subnets: dict[str, list[str]] = {i: [] for i in ids}
-    if ids and not new:
-        for network_id, subnet_id in call.db.execute(sa.select(Subnet.network_id, Subnet.id)
-                                                     .where(Subnet.network_id.in_(ids)).order_by(Subnet.id)):
-            subnets[network_id].append(subnet_id)
+    if subnets is None:
+        subnets = {i: [] for i in ids}
+        if ids and not new:
+            for network_id, subnet_id in call.db.execute(sa.select(Subnet.network_id, Subnet.id)
+                                                         .where(Subnet.network_id.in_(ids)).order_by(Subnet.id)):
+                subnets[network_id].append(subnet_id)
     admin = call.ctx.is_admin
     bodies = []
     for n in rows:
@@ -94,9 +96,23 @@ def list_networks(call: Call):
     return listing(call, query, Network, COLUMNS, render_many, "networks", raw=True)
 
 
+# one network and its subnets' ids in one statement (a row per subnet), built once
+_SHOW = raw_select(Network).add_columns(Subnet.id.label("subnet_id")).outerjoin(
+    Subnet, Subnet.network_id == Network.id).where(Network.id == sa.bindparam("id")).order_by(Subnet.id)
+
+
 @router.get("/v2.0/networks/{network_id}")
 def show_network(call: Call):
-    return {"network": fields(call, render(call, networks.get(call.db, call.ctx, call.params["network_id"])))}
+    network_id = call.params["network_id"]
+    rows = records(call.db.connection().execute(_SHOW, {"id": network_id}).all())
+    if not rows:
+        raise networks.not_found(network_id)
+    network = rows[0]
+    ctx = call.ctx
+    if not (ctx.is_admin or network.project_id == ctx.project_id or network.shared or network.external):
+        raise networks.not_found(network_id)
+    subnets = {network.id: [row.subnet_id for row in rows if row.subnet_id is not None]}
+    return {"network": fields(call, render_many(call, [network], subnets=subnets)[0])}
 
 
 @router.put("/v2.0/networks/{network_id}")

@@ -30,32 +30,48 @@ def render_many(call: Call, rows: list, new: bool = False) -> list[dict]:
     """Ports (ORM objects, or rows of ``raw_select(Port)``) as Neutron shows them; ``new``: just created, so
     no trunk's parent yet."""
     ids = [p.id for p in rows]
-    ips = ipam.fixed_ips_by_port(call.db, ids)
+    if new and all(hasattr(p, "assigned_ips") for p in rows):  # just allocated: not read back
+        ips = {p.id: list(p.assigned_ips) for p in rows}
+    else:
+        ips = ipam.fixed_ips_by_port(call.db, ids)
     trunk_details = {} if new else trunks.details_by_port(call.db, _trunk_parents(call, ids))
     admin = call.ctx.is_admin
+    memo: dict[str, object] = {}
+
+    def json(value):
+        """A JSON column's value: the text of a ``raw_select`` row decoded once per distinct text (ports mostly
+        share theirs: the same groups, no pairs) and shared by the bodies, which are only serialized; an ORM
+        object's value copied."""
+        if not isinstance(value, str):
+            return list(value) if isinstance(value, list) else value
+        found = memo.get(value)
+        if found is None:
+            found = memo[value] = decoded(value)
+        return found
+
     bodies = []
+    append = bodies.append
     for p in rows:  # one dict literal per port: a list renders thousands
-        tags = decoded(p.tags)
         body = {"id": p.id, "name": p.name, "network_id": p.network_id, "mac_address": p.mac_address,
                 "admin_state_up": bool(p.admin_state_up), "status": p.status, "device_id": p.device_id,
                 "device_owner": p.device_owner, "fixed_ips": ips[p.id],
-                "security_groups": list(decoded(p.security_group_ids)),
+                "security_groups": json(p.security_group_ids),
                 "port_security_enabled": bool(p.port_security_enabled),
-                "allowed_address_pairs": list(decoded(p.allowed_address_pairs)),
-                "extra_dhcp_opts": list(decoded(p.extra_dhcp_opts)),
+                "allowed_address_pairs": json(p.allowed_address_pairs),
+                "extra_dhcp_opts": json(p.extra_dhcp_opts),
                 "binding:vnic_type": p.binding_vnic_type, "dns_name": "", "qos_policy_id": None,
                 "propagate_uplink_status": False, "description": p.description or "",
-                "tags": list(tags) if tags else [], "created_at": isotime(p.created_at),
+                "tags": json(p.tags) or [], "created_at": isotime(p.created_at),
                 "updated_at": isotime(p.updated_at), "revision_number": p.revision_number,
                 "project_id": p.project_id, "tenant_id": p.project_id}  # = standard(p)
         if trunk_details and p.id in trunk_details:
             body["trunk_details"] = trunk_details[p.id]
         if admin:
             body["binding:host_id"] = p.binding_host_id
-            body["binding:profile"] = decoded(p.binding_profile)
+            body["binding:profile"] = json(p.binding_profile)
             body["binding:vif_type"] = p.binding_vif_type
-            body["binding:vif_details"] = decoded(p.binding_vif_details)
-        bodies.append(body)
+            body["binding:vif_details"] = json(p.binding_vif_details)
+        append(body)
     return bodies
 
 
