@@ -5,7 +5,11 @@ wall time, memory per instance, delete time), image upload/download MB/s, volume
 latency. Loopback only; always destroys the server (instances, mounts, loop devices) at the end.
 
     .venv/bin/python bench/compute.py [--backend local|simulated] [--count 100] [--threads 8] [--poll list|each]
-                                      [--image-mib 256] [--volumes 20] [--attaches 10] [--json]
+                                      [--image-mib 256] [--volumes 20] [--attaches 10] [--spans] [--json]
+
+``--threads`` is how many boots are in flight at once (``--threads 100``: all 100 POSTed together);
+``--spans`` runs Kumo at debug level and adds the p50 of the worker's spans per build (time queued for a
+worker, plan read, driver, outcome write, and with a network the wait for the agent to plug the ports).
 """
 
 from __future__ import annotations
@@ -198,6 +202,23 @@ def bench_servers(api, args, server, network):
     return out, flavor, image
 
 
+def spans(log_text):
+    """p50 of the worker's debug spans for builds (``--spans``): queue wait, plan, driver, outcome write."""
+    import re
+
+    parts = {"queued": [float(m) for m in re.findall(r"compute\.server \S+: ([\d.]+) ms queued", log_text)]}
+    parts["plug_wait"] = [float(m) for m in re.findall(r"ports plugged after ([\d.]+) ms", log_text)]
+    warm = set(re.findall(r"instance (\S+): boots in warm shell", log_text))
+    for server, line in re.findall(r"server (\S+): scheduling pass: (.*) ms", log_text):
+        for name, value in re.findall(r"(\w+) ([\d.]+)", line):
+            parts.setdefault(name, []).append(float(value))
+            if name == "driver":  # a first boot in a warm shell from the pool, or a cold one
+                parts.setdefault("driver_warm" if server in warm else "driver_cold", []).append(float(value))
+    out = {f"{name}_p50_ms": pct(values, .5) for name, values in parts.items() if values}
+    out["warm_boots"] = len(warm)
+    return out
+
+
 def bench_image(api, args, tmp):
     path = Path(tmp) / "random.img"
     with path.open("wb") as fh:
@@ -285,13 +306,16 @@ def main(argv=None):
     p.add_argument("--attaches", type=int, default=10)
     p.add_argument("--network", action="store_true", help="also a second boot run with a network attached")
     p.add_argument("--skip", default="", help="comma list of parts to skip: servers,image,volumes, or plain (the boots without a network)")
+    p.add_argument("--spans", action="store_true", help="run Kumo at debug level and report the worker's spans")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     out = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "load_average_at_start": Path("/proc/loadavg").read_text().split()[:3],
            "command": " ".join([Path(sys.executable).name, *sys.argv])}
     with tempfile.TemporaryDirectory(prefix="kumo-bench-compute-") as tmp:
-        server = start(Path(tmp) / "data", args=("--backend", args.backend), timeout=60)
+        server = start(Path(tmp) / "data", args=("--backend", args.backend), timeout=60,
+                       env={"KUMO_LOG_LEVEL": "debug"} if args.spans else None)
         try:
             api = Api(server)
             out["backend"] = httpx.get(server.url + "/healthz").text[:200]
@@ -306,8 +330,13 @@ def main(argv=None):
             if "servers" not in skip:
                 if "plain" not in skip:
                     out["servers"], flavor, image = bench_servers(api, args, server, network=False)
+                    if args.spans:
+                        out["servers"]["spans"] = spans(server.log())
                 if args.network:
+                    mark = len(server.log()) if args.spans else 0
                     out["servers_net"], _, _ = bench_servers(api, args, server, network=True)
+                    if args.spans:
+                        out["servers_net"]["spans"] = spans(server.log()[mark:])
             if "image" not in skip:
                 out["image"] = bench_image(api, args, tmp)
             if "volumes" not in skip:

@@ -5,6 +5,10 @@ usage, and the PSS of its processes plus the ``unshare`` parent outside the cgro
 Driver-level (no API): run as root.
 
     .venv/bin/python bench/compute_local.py [--count 100] [--threads 8] [--json]
+    .venv/bin/python bench/compute_local.py --warm-ab 40 [--json]
+
+``--warm-ab N``: N first boots one at a time, every other one in a warm shell from the pool
+(``local_pool``, 4 shells, refilled between boots) and the others cold: spawn p50 of each kind.
 """
 
 from __future__ import annotations
@@ -44,10 +48,44 @@ def pss_kib(pid: int) -> int:
     return 0
 
 
+def warm_ab(driver: LocalDriver, image: Path, args) -> int:
+    """Boots one at a time, alternately in a warm shell and cold (the same driver, so the same load)."""
+    times: dict[str, list[float]] = {"warm": [], "cold": []}
+    specs = []
+    try:
+        driver.images.lower(image, "busybox")
+        driver.start_pool(4)
+        pool = driver._pool
+        for i in range(args.warm_ab):
+            spec = InstanceSpec(uuid=str(uuidlib.uuid4()), name=f"ab-{i}", hostname=f"ab-{i}", vcpus=1,
+                                ram_mb=64, disk_gb=1, image_file=image, image_id="busybox")
+            specs.append(spec)
+            warm = i % 2 == 0
+            deadline = time.monotonic() + 10
+            while warm and not pool._ready and time.monotonic() < deadline:
+                time.sleep(0.01)
+            driver._pool = pool if warm else None
+            t0 = time.monotonic()
+            driver.spawn(spec)
+            times["warm" if warm else "cold"].append(time.monotonic() - t0)
+            driver._pool = pool
+            time.sleep(0.2)  # the pool refills once boots pause
+        for spec in specs:
+            driver.destroy(spec.uuid)
+    finally:
+        driver.cleanup()
+    result = {"boots": args.warm_ab, **{f"{kind}_spawn_{stat}_ms": round(fn(values) * 1000, 1)
+                                       for kind, values in times.items() if values
+                                       for stat, fn in (("p50", statistics.median), ("mean", statistics.mean))}}
+    print(json.dumps(result) if args.json else "\n".join(f"{k:24} {v}" for k, v in result.items()))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--warm-ab", type=int, default=0, metavar="N")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -57,6 +95,8 @@ def main() -> int:
         image = Path(tmp) / "busybox.tar"
         image.write_bytes(build_tar("busybox"))
         driver = LocalDriver(SimpleNamespace(data_dir=Path(tmp) / "data"))
+        if args.warm_ab:
+            return warm_ab(driver, image, args)
         specs = [InstanceSpec(uuid=str(uuidlib.uuid4()), name=f"bench-{i}", hostname=f"bench-{i}", vcpus=1,
                               ram_mb=64, disk_gb=1, image_file=image, image_id="busybox") for i in range(args.count)]
         try:

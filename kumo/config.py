@@ -33,6 +33,7 @@ class Settings:
     # compute: seconds a build waits for its ports to be plugged before ACTIVE (Nova's vif_plugging_timeout;
     # going ACTIVE anyway after it, as with vif_plugging_is_fatal = False); 0: ACTIVE without waiting
     vif_plugging_timeout: int = 30
+    compute_warm_pool: int = 4  # instance shells the local backend keeps ready for first boots; 0: none
     # identity
     token_expiration: int = 3600  # seconds
     max_active_keys: int = 3  # fernet keys kept on rotation

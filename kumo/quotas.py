@@ -49,6 +49,16 @@ def limit(db: Session, project_id: str, resource: str, defaults: dict[str, int])
     return row.hard_limit if row else defaults.get(resource, UNLIMITED)
 
 
+def _limits(db: Session, project_id: str, resources: list[str], defaults: dict[str, int]) -> dict[str, int]:
+    """``limit`` of several resources in one query: the project's own, else the default row, else ``defaults``."""
+    found = {}
+    for row in db.scalars(sa.select(QuotaLimit).where(QuotaLimit.project_id.in_((project_id, "")),
+                                                      QuotaLimit.resource.in_(resources))):
+        if row.project_id == project_id or row.resource not in found:
+            found[row.resource] = row.hard_limit
+    return {resource: found.get(resource, defaults.get(resource, UNLIMITED)) for resource in resources}
+
+
 def usage(db: Session, project_id: str, resource: str) -> int:
     row = db.get(QuotaUsage, (project_id, resource))
     return row.in_use if row else 0
@@ -72,17 +82,20 @@ def reset_limits(db: Session, project_id: str, resources=None) -> None:
 
 def reserve(db: Session, project_id: str, amounts: dict[str, int], defaults: dict[str, int]) -> None:
     """Add ``amounts`` to the project's usage, or raise OverQuota leaving usage untouched."""
-    rows = {}
-    for resource in sorted(amounts):  # a fixed order, so two writers never lock in opposite orders
-        row = db.get(QuotaUsage, (project_id, resource), with_for_update=True)
-        if row is None:
-            row = QuotaUsage(project_id=project_id, resource=resource, in_use=0)
-            db.add(row)
+    resources = sorted(amounts)  # a fixed order, so two writers never lock in opposite orders
+    rows = {row.resource: row for row in db.scalars(
+        sa.select(QuotaUsage).where(QuotaUsage.project_id == project_id, QuotaUsage.resource.in_(resources))
+        .order_by(QuotaUsage.resource).with_for_update())}
+    for resource in resources:
+        if resource not in rows:
+            rows[resource] = QuotaUsage(project_id=project_id, resource=resource, in_use=0)
+            db.add(rows[resource])
             db.flush()
-        rows[resource] = row
-    for resource, amount in amounts.items():
-        hard = limit(db, project_id, resource, defaults)
-        if amount > 0 and hard != UNLIMITED and rows[resource].in_use + amount > hard:
+    taking = [resource for resource in resources if amounts[resource] > 0]
+    hard_limits = _limits(db, project_id, taking, defaults) if taking else {}
+    for resource in taking:
+        hard, amount = hard_limits[resource], amounts[resource]
+        if hard != UNLIMITED and rows[resource].in_use + amount > hard:
             raise OverQuota(resource, amount, rows[resource].in_use, hard)
     for resource, amount in amounts.items():
         rows[resource].in_use = max(rows[resource].in_use + amount, 0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Callable
 
 log = logging.getLogger("kumo.workers")
@@ -27,7 +28,7 @@ Handler = Callable[[str, dict], None]
 
 
 class InProcessQueue:
-    def __init__(self, threads: int = 4):
+    def __init__(self, threads: int = 8):
         self._handlers: dict[str, Handler] = {}
         self._queue: queue.Queue = queue.Queue()
         self._threads = [threading.Thread(target=self._work, name=f"kumo-worker-{i}", daemon=True)
@@ -57,7 +58,7 @@ class InProcessQueue:
                 self._again.add((topic, key))
                 return
             self._inflight.add((topic, key))
-        self._queue.put((topic, key, payload or {}))
+        self._queue.put((topic, key, payload or {}, time.monotonic()))
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no message is queued or being handled (tests, shutdown)."""
@@ -73,7 +74,9 @@ class InProcessQueue:
             item = self._queue.get()
             if item is None:
                 return
-            topic, key, payload = item
+            topic, key, payload, queued = item
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s: %.1f ms queued", topic, key, 1000 * (time.monotonic() - queued))
             try:
                 self._handlers[topic](key, payload)
             except Exception:  # a worker must survive any one resource's failure
@@ -81,7 +84,7 @@ class InProcessQueue:
             with self._lock:
                 if (topic, key) in self._again:
                     self._again.discard((topic, key))
-                    self._queue.put((topic, key, payload))
+                    self._queue.put((topic, key, payload, time.monotonic()))
                     continue
                 self._inflight.discard((topic, key))
                 self._idle.notify_all()

@@ -14,6 +14,10 @@ from kumo.context import Context
 from kumo.errors import BadRequest, Conflict, NotFound
 
 ATTACHABLE = ("active", "stopped", "paused", "suspended", "resized")
+# Nova's answers for a multiattach volume: below 2.60, and from 2.60 with a virt driver that cannot share a
+# disk between instances (this one: a volume's device belongs to one instance at a time)
+MULTIATTACH_OLD = "Multiattach volumes are only supported starting with compute API version 2.60."
+MULTIATTACH_UNSUPPORTED = "Volume {} has 'multiattach' set, which is not supported for this instance."
 
 
 def _check(server: Server, label: str) -> None:
@@ -41,11 +45,16 @@ def get(db: Session, server_id: str, volume_id: str) -> BlockDeviceMapping:
 
 
 def attach(cloud, db: Session, ctx: Context, server: Server, volume_id: str,
-           device: str | None = None) -> BlockDeviceMapping:
+           device: str | None = None, multiattach_ok: bool = False) -> BlockDeviceMapping:
+    """``multiattach_ok``: the request's microversion is 2.60 or later."""
     from kumo.volume import internal as volumes
 
     servers.check_unlocked(server, ctx)
     _check(server, "attach_volume")
+    if volumes.multiattach(db, [volume_id]):
+        if not multiattach_ok:
+            raise BadRequest(MULTIATTACH_OLD)
+        raise Conflict(MULTIATTACH_UNSUPPORTED.format(volume_id))
     if db.scalar(sa.select(BlockDeviceMapping.id).where(BlockDeviceMapping.server_id == server.id,
                                                       BlockDeviceMapping.volume_id == volume_id)) is not None:
         raise BadRequest(f"Invalid volume: volume {volume_id} is already attached to the server {server.id}.")

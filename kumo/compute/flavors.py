@@ -95,6 +95,11 @@ def set_extra_specs(db: Session, flavor: Flavor, specs: dict) -> dict:
     return flavor.extra_specs
 
 
+def set_description(db: Session, flavor: Flavor, description: str | None) -> None:
+    flavor.description = description
+    db.flush()
+
+
 def delete_extra_spec(db: Session, flavor: Flavor, key: str) -> None:
     specs = dict(flavor.extra_specs or {})
     if key not in specs:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from kumo.compute.models import InstanceAction
 from kumo.db import utcnow
-from kumo.errors import NotFound
+from kumo.errors import BadRequest, NotFound
 
 
 def record(db: Session, server_id: str, action: str, request_id: str, project_id: str, user_id: str,
@@ -18,9 +18,19 @@ def record(db: Session, server_id: str, action: str, request_id: str, project_id
                           user_id=user_id, start_time=now, finish_time=now if finished else None))
 
 
-def list_(db: Session, server_id: str) -> list[InstanceAction]:
-    return list(db.scalars(sa.select(InstanceAction).where(InstanceAction.server_id == server_id)
-                           .order_by(InstanceAction.start_time.desc(), InstanceAction.id.desc())))
+def list_(db: Session, server_id: str, *, limit: int | None = None, marker: str | None = None,
+          changes_since=None, changes_before=None) -> list[InstanceAction]:
+    """Newest first; ``marker`` a request id (2.58), ``changes_since``/``changes_before`` bound ``updated_at``."""
+    found = list(db.scalars(sa.select(InstanceAction).where(InstanceAction.server_id == server_id)
+                            .order_by(InstanceAction.start_time.desc(), InstanceAction.id.desc())))
+    if marker is not None:
+        index = next((i for i, a in enumerate(found) if a.request_id == marker), None)
+        if index is None:
+            raise BadRequest(f"Marker {marker} could not be found.")
+        found = found[index + 1:]
+    found = [a for a in found if (changes_since is None or a.updated_at >= changes_since)
+             and (changes_before is None or a.updated_at <= changes_before)]
+    return found if limit is None else found[:limit]
 
 
 def get(db: Session, server_id: str, request_id: str) -> InstanceAction:

@@ -15,7 +15,7 @@ DEFAULTS = {"instances": 10, "cores": 20, "ram": 51200, "metadata_items": 128, "
             "injected_file_content_bytes": 10240, "injected_file_path_bytes": 255}
 # Shown up to microversion 2.35 (the nova-network era proxies); Neutron owns them now.
 NETWORK_DEFAULTS = {"floating_ips": -1, "fixed_ips": -1, "security_groups": -1, "security_group_rules": -1}
-COUNTED = ("instances", "cores", "ram")  # usage tracked in kumo.quotas
+COUNTED = ("instances", "cores", "ram", "server_groups")  # usage tracked in kumo.quotas
 
 
 def _key(name: str) -> str:

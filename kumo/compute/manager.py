@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from kumo.compute import instance_actions, limits, network, plugging
+from kumo.compute import (
+    attachments,
+    instance_actions,
+    limits,
+    network,
+    plugging,
+    server_groups,
+)
 from kumo.compute.driver import BlockDevice, DriverError, InstanceSpec, PowerState
 from kumo.compute.models import BlockDeviceMapping, Server
-from kumo.compute.servers import HOST, TOPIC
+from kumo.compute.servers import HOST, TOPIC, TRUSTED_CERTS, TRUSTED_CERTS_UNSUPPORTED
 from kumo.db import utcnow
 from kumo.errors import BadRequest, KumoError
 
@@ -68,6 +76,12 @@ def _image_file(cloud, db, server: Server):
         image = images.boot_image(cloud, db, server.image_id, None)
         _boot_images[server.image_id] = image
     return image.path, image
+
+
+def _multiattach(db, rows) -> list[str]:
+    from kumo.volume import internal as volumes
+
+    return volumes.multiattach(db, [r.volume_id for r in rows]) if rows else []
 
 
 def _block_device(cloud, db, row: BlockDeviceMapping) -> BlockDevice:
@@ -126,17 +140,23 @@ class Plan:
     waits_for_volume: bool = False  # a root volume still being made from an image
     boot_volume: bool = False  # a root volume to mark attached when the build is done
     pending: bool = False  # volumes to attach or detach after the task
+    unplaced: bool = False  # its server group's policy left it no host (server_groups.py)
+    multiattach: list = field(default_factory=list)  # its multiattach volumes: this driver cannot share them
+    trusted_certs: bool = False  # 2.63 certificates to validate the image with: this driver cannot
 
 
 def _plan(cloud, db, server: Server, task: str) -> Plan:
     rows = _mappings(db, server.id)
     plan = Plan(task=task, vm_state=server.vm_state,
+                trusted_certs=bool((server.system_metadata or {}).get(TRUSTED_CERTS)),
                 prior=(server.system_metadata or {}).get("prior_vm_state", "active"),
                 snapshot_image=(server.system_metadata or {}).get("snapshot_image_id"),
                 waits_for_volume=any(r.state == "creating" for r in rows),
                 boot_volume=any(r.boot_index == 0 for r in rows),
                 pending=any(r.state in ("attaching", "detaching") for r in rows))
     if task in BUILD_TASKS:
+        plan.unplaced = server_groups.unplaced(db, server.id)
+        plan.multiattach = _multiattach(db, rows)
         plan.spec = spec_for(cloud, db, server, rows=rows)
     elif task in ("powering-on", "rebooting", "rebooting_hard", "rebuilding", "resize_prep"):
         plan.spec = spec_for(cloud, db, server, need_image=task == "rebuilding", rows=rows)
@@ -154,6 +174,7 @@ def _plan(cloud, db, server: Server, task: str) -> Plan:
 
 def handle(cloud, server_id: str) -> None:
     plan, error = None, None
+    spans = _Spans(server_id)
     with cloud.db.session(write=False) as db:
         server = db.get(Server, server_id)
         if server is None:
@@ -170,6 +191,7 @@ def handle(cloud, server_id: str) -> None:
         return _attachments(cloud, server_id)
     event = EVENTS.get(task) or task
     started = utcnow()
+    spans.mark("plan")
     try:
         if error is not None:
             raise error
@@ -179,11 +201,32 @@ def handle(cloud, server_id: str) -> None:
     except Exception as exc:
         log.exception("server %s: %s failed", server_id, task)
         return _failed(cloud, server_id, task, event, exc, started)
+    spans.mark("driver")
     if outcome.get("_waiting"):
-        return
+        return spans.done(task + ", waiting for its ports")
     _finish(cloud, server_id, plan, event, outcome, started)
+    spans.mark("write")
+    spans.done(task)
     if plan.pending:
         _attachments(cloud, server_id)
+
+
+class _Spans:
+    """Where a worker pass's time goes, logged at debug level: "plan 6.1 driver 48.0 write 9.2 ms"."""
+
+    def __init__(self, server_id: str):
+        self.on = log.isEnabledFor(logging.DEBUG)
+        self.server_id, self.parts, self.last = server_id, [], time.monotonic()
+
+    def mark(self, name: str) -> None:
+        if self.on:
+            now = time.monotonic()
+            self.parts.append(f"{name} {1000 * (now - self.last):.1f}")
+            self.last = now
+
+    def done(self, task: str) -> None:
+        if self.on:
+            log.debug("server %s: %s pass: %s ms", self.server_id, task, " ".join(self.parts))
 
 
 def _run_task(cloud, server_id: str, plan: Plan) -> dict:
@@ -192,6 +235,12 @@ def _run_task(cloud, server_id: str, plan: Plan) -> dict:
     task, spec, prior = plan.task, plan.spec, plan.prior
     running = {"vm_state": "active", "power_state": int(PowerState.RUNNING)}
     if task in BUILD_TASKS:
+        if plan.unplaced:
+            raise DriverError(server_groups.NO_VALID_HOST)
+        if plan.multiattach:  # Nova's MultiattachNotSupportedByVirtDriver: the build is aborted
+            raise DriverError(attachments.MULTIATTACH_UNSUPPORTED.format(plan.multiattach[0]))
+        if plan.trusted_certs:
+            raise DriverError(TRUSTED_CERTS_UNSUPPORTED)
         if plan.waits_for_volume and _await_boot_volume(cloud, server_id):
             with cloud.db.session(write=False) as db:
                 spec = spec_for(cloud, db, db.get(Server, server_id))
@@ -219,6 +268,8 @@ def _run_task(cloud, server_id: str, plan: Plan) -> dict:
         driver.suspend(server_id)
         return {"vm_state": "suspended", "power_state": int(PowerState.SUSPENDED)}
     if task == "rebuilding":
+        if plan.trusted_certs:
+            raise DriverError(TRUSTED_CERTS_UNSUPPORTED)
         driver.rebuild(spec)
         if prior == "stopped":
             driver.power_off(server_id)
@@ -498,3 +549,7 @@ def on_start(cloud) -> None:
         flavors.seed(db)
     cloud.workers.register(TOPIC, lambda key, payload: handle(cloud, key))
     reconcile(cloud)
+    size = int(cloud.settings.compute_warm_pool)
+    if size > 0 and hasattr(cloud.compute_driver, "start_pool"):  # filled once every service serves
+        threading.Thread(target=lambda: cloud.started.wait() and cloud.compute_driver.start_pool(size),
+                         name="kumo-compute-pool-start", daemon=True).start()

@@ -121,3 +121,26 @@ class InstanceAction(Base):
     finish_time: Mapped[datetime | None]
     events: Mapped[list] = mapped_column(default=list)  # [{event, start_time, finish_time, result, traceback}]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServerGroup(Base):
+    """Nova's server group (instance group): one policy, its rules (``max_server_per_host``)."""
+    __tablename__ = "compute_server_groups"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    project_id: Mapped[str] = mapped_column(ID, index=True)
+    user_id: Mapped[str] = mapped_column(ID)
+    policy: Mapped[str] = mapped_column(sa.String(32))  # affinity|anti-affinity|soft-affinity|soft-anti-affinity
+    rules: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServerGroupMember(Base):
+    """A server in a group (at most one); ``placed``: the scheduler found it a host within the policy."""
+    __tablename__ = "compute_server_group_members"
+    server_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("compute_servers.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    group_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("compute_server_groups.id", ondelete="CASCADE"),
+                                          index=True)
+    placed: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

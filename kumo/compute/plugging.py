@@ -77,6 +77,9 @@ class Waiter:
                     if server_id not in done:
                         log.warning("server %s: ports not plugged after %.0f s; going ACTIVE anyway",
                                     server_id, self.timeout)
+                    else:
+                        log.debug("server %s: ports plugged after %.1f ms", server_id,
+                                  1000 * (now - deadline + self.timeout))
                     with self._lock:
                         self._deadlines.pop(server_id, None)
                         self._released.add(server_id)

@@ -60,9 +60,13 @@ def reboot(cloud, db, ctx, server, kind: str) -> None:
 
 def rebuild(cloud, db, ctx, server, *, image_ref: str, name: str | None = None, metadata: dict | None = None,
             admin_pass: str | None = None, access_ipv4: str | None = None, access_ipv6: str | None = None,
-            key_name: object = ..., user_data: object = ..., description: object = ...) -> None:
+            key_name: object = ..., user_data: object = ..., description: object = ...,
+            trusted_certs: object = ...) -> None:
+    """``trusted_certs`` (2.63): a list sets them, None unsets them, ``...`` keeps them."""
     servers.check_unlocked(server, ctx)
     _check_state(server, "rebuild", "rebuild")
+    if trusted_certs and not server.image_id:
+        raise BadRequest("Image certificate validation is not supported for volume-backed servers.")
     image = servers.resolve_image(cloud, db, image_ref, server.project_id)
     if metadata is not None:
         limits.check_metadata(db, server.project_id, metadata)
@@ -90,6 +94,9 @@ def rebuild(cloud, db, ctx, server, *, image_ref: str, name: str | None = None, 
         server.user_data = user_data
     if description is not ...:
         server.description = description
+    if trusted_certs is not ...:
+        meta = {k: val for k, val in (server.system_metadata or {}).items() if k != servers.TRUSTED_CERTS}
+        server.system_metadata = {**meta, **({servers.TRUSTED_CERTS: list(trusted_certs)} if trusted_certs else {})}
     server.image_id = image.id
     if admin_pass is not None:
         server.admin_pass = admin_pass

@@ -28,6 +28,10 @@ from kumo.errors import BadRequest, Conflict, KumoError, NotFound
 TOPIC = "compute.server"
 AZ = "nova"
 HOST = "kumo"
+TRUSTED_CERTS = "trusted_image_certificates"  # a server's system_metadata key (2.63)
+# Nova's BuildAbortException from a virt driver without ``supports_trusted_certs`` (this one)
+TRUSTED_CERTS_UNSUPPORTED = ("Trusted image certificates provided on host that does not support certificate "
+                             "validation.")
 
 # vm_state → status, with task states that override it (Nova's nova/api/openstack/common.py).
 _STATUS = {
@@ -102,6 +106,9 @@ class BootRequest:
     description: str | None = None
     tags: list = field(default_factory=list)
     hostname: str | None = None
+    group: str | None = None  # scheduler hint: the server group to join
+    multiattach_ok: bool = False  # 2.60: multiattach volumes may be asked for (the build then refuses them)
+    trusted_certs: list | None = None  # 2.63: kept; this driver cannot validate them (the build is aborted)
 
 
 def _check_access_ip(value: str, version: int) -> str:
@@ -137,6 +144,8 @@ def _boot_volume(req: BootRequest) -> dict | None:
         if str(bdm.get("boot_index", "")) != "0":
             continue
         if bdm.get("source_type") == "image" and bdm.get("destination_type", "local") == "local":
+            if bdm.get("volume_type"):
+                raise BadRequest("Specifying a volume_type with destination_type=local is not supported.")
             req.image_ref = req.image_ref or bdm.get("uuid", "")
             return None
         return bdm
@@ -173,6 +182,8 @@ def create(cloud, db: Session, ctx: Context, req: BootRequest) -> tuple[list[Ser
         raise BadRequest(f"Flavor {flavor_id} is disabled.")
     boot_volume = _boot_volume(req)
     image_id = ""
+    if req.trusted_certs and not req.image_ref:
+        raise BadRequest("Image certificate validation is not supported when booting from volume")
     if req.image_ref or boot_volume is None:
         if not req.image_ref:
             raise BadRequest("Missing imageRef attribute")
@@ -216,15 +227,20 @@ def create(cloud, db: Session, ctx: Context, req: BootRequest) -> tuple[list[Ser
                         access_ipv4=access_v4, access_ipv6=access_v6, availability_zone=AZ,
                         config_drive="True" if req.config_drive else "", vm_state="building",
                         task_state="scheduling", power_state=0, reservation_id=reservation, launch_index=index,
+                        system_metadata={TRUSTED_CERTS: list(req.trusted_certs)} if req.trusted_certs else {},
                         created_at=now, updated_at=now)
         db.add(server)
         created.append(server)
     db.flush()
+    if req.group:
+        from kumo.compute import server_groups
+
+        server_groups.add_members(db, ctx, req.group, created)
     for server in created:
         network.allocate(db, ctx, server_id=server.id, project_id=project_id, requested=req.networks,
                          security_groups=security_groups)
     if boot_volume is not None:
-        _map_boot_volume(cloud, db, created[0], boot_volume, project_id)
+        _map_boot_volume(cloud, db, created[0], boot_volume, project_id, req.multiattach_ok)
     for server in created:
         instance_actions.record(db, server.id, "create", ctx.request_id, project_id, user_id)
         submit(cloud, db, server.id)
@@ -241,22 +257,34 @@ def _reserve(db: Session, project_id: str, flavor, min_count: int, max_count: in
     return count
 
 
-def _map_boot_volume(cloud, db: Session, server: Server, bdm: dict, project_id: str) -> None:
+def _map_boot_volume(cloud, db: Session, server: Server, bdm: dict, project_id: str,
+                     multiattach_ok: bool = False) -> None:
+    from kumo.compute import attachments
     from kumo.volume import internal as volumes
 
     source, state = bdm.get("source_type", "volume"), "attaching"
+    if bdm.get("volume_type") and source == "volume":  # 2.67
+        raise BadRequest("Specifying volume type to existing volume is not supported.")
     if source == "volume":
         volume_id = bdm.get("uuid") or bdm.get("volume_id")
         if not volume_id:
             raise BadRequest("Missing volume id in block_device_mapping_v2.")
+        if volumes.multiattach(db, [volume_id]) and not multiattach_ok:
+            raise BadRequest(attachments.MULTIATTACH_OLD)
         try:
             volumes.reserve_for_attach(db, volume_id, project_id)
         except NotFound:
             raise BadRequest(f"Block Device Mapping is Invalid: failed to get volume {volume_id}.") from None
     elif source == "image" and bdm.get("destination_type") == "volume":
         size = int(bdm.get("volume_size") or server.flavor.get("disk") or 1)
-        volume_id = volumes.create_from_image(cloud, db, project_id=project_id, image_id=bdm.get("uuid"),
-                                              size_gb=size, name=f"{server.name}-root")
+        try:
+            volume_id = volumes.create_from_image(cloud, db, project_id=project_id, image_id=bdm.get("uuid"),
+                                                  size_gb=size, name=f"{server.name}-root",
+                                                  volume_type=bdm.get("volume_type") or None)
+        except NotFound as err:
+            if "Volume type" not in err.message:
+                raise
+            raise BadRequest(err.message) from None
         state = "creating"  # the worker reserves it once the volume service has filled it
     else:
         raise BadRequest("Block Device Mapping is Invalid: only volumes can be booted from.")
@@ -298,6 +326,7 @@ class ListQuery:
     image: str | None = None
     flavor: str | None = None
     changes_since: datetime | None = None
+    changes_before: datetime | None = None  # 2.66
     ip: str | None = None
     ip6: str | None = None
     reservation_id: str | None = None
@@ -335,6 +364,8 @@ def list_(db: Session, q: ListQuery) -> list[Server]:
         query = query.where(Server.flavor_id == q.flavor.rstrip("/").rsplit("/", 1)[-1])
     if q.changes_since is not None:
         query = query.where(Server.updated_at >= q.changes_since)
+    if q.changes_before is not None:
+        query = query.where(Server.updated_at <= q.changes_before)
     if q.reservation_id:
         query = query.where(Server.reservation_id == q.reservation_id)
     if q.host:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import re
+import threading
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -79,10 +80,39 @@ class Database:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        # SQLite has one writer. Its busy handler makes a waiting writer sleep (1, 2, 5 ... 100 ms) and try
+        # again, so under load the lock sits idle between writers and a late comer may overtake. Writers of
+        # this process queue on a lock of their own first (taken with BEGIN IMMEDIATE, given back when the
+        # connection returns to the pool after its commit or rollback), which hands the database to the next
+        # one at once; the busy handler is left to arbitrate between processes.
+        # (A thread already holding it on a connection not yet returned leaves the wait to SQLite.)
+        writers, holder = threading.Lock(), [None]
+
         @event.listens_for(self.engine, "begin")
         def _on_begin(conn):
             write = conn.get_execution_options().get("kumo_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            if write and not conn.info.get("kumo_writer") and holder[0] != threading.get_ident() \
+                    and writers.acquire(timeout=30):  # else SQLite's own wait decides
+                holder[0], conn.info["kumo_writer"] = threading.get_ident(), True
+            try:
+                # straight to the driver: SQLAlchemy's statement path (events, a result) costs more than BEGIN
+                conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except BaseException:
+                _release(conn.info)
+                raise
+
+        def _release(info):
+            if info.pop("kumo_writer", False):
+                holder[0] = None
+                writers.release()
+
+        @event.listens_for(self.engine, "checkin")
+        def _on_checkin(_dbapi_conn, record):
+            _release(record.info)
+
+        @event.listens_for(self.engine, "invalidate")
+        def _on_invalidate(_dbapi_conn, record, _exc):
+            _release(record.info)
 
     @contextlib.contextmanager
     def session(self, write: bool = True):
@@ -93,8 +123,8 @@ class Database:
                 yield session
                 if write:
                     session.commit()
-                else:
-                    session.rollback()
+                else:  # a read keeps nothing: closing ends its transaction (its connection is reset to the pool)
+                    session.close()  # without rollback()'s restoring of the session's state, and loaded rows stay
                 for action in session.info.pop("after_commit", []):
                     action()
             except sa.exc.IntegrityError as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid as uuidlib
 from pathlib import Path
 
@@ -25,26 +24,11 @@ from kumo.compute.driver import PowerState  # noqa: E402
 from kumo.compute.drivers import local_rootfs  # noqa: E402
 from kumo.compute.drivers.local import LocalDriver  # noqa: E402
 from kumo.config import Settings  # noqa: E402
+from kumo.testing import wait_for  # noqa: E402
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJiZadV4rqI1yxmB7/RiYzREU4FEEhZXgEMtXU1jxH79 kumo@e2e"
 
 
-@pytest.fixture(scope="module")
-def local(cloud):
-    info = httpx.get(cloud.url + "/healthz").json()
-    if info.get("backend") != "local":
-        pytest.skip(f"this Kumo runs the {info.get('backend')} backend, not the local one")
-    return LocalDriver(Settings(data_dir=cloud.server.data_dir))
-
-
-def _wait(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_openstack_server_create_boots_a_real_instance(cloud, local, tmp_path):
@@ -77,14 +61,14 @@ def test_openstack_server_create_boots_a_real_instance(cloud, local, tmp_path):
         assert int(limit) == 512 * 1024 * 1024  # m1.tiny
         assert "/run/kumo/init" in inside("tr '\\0' ' ' < /proc/1/cmdline")
         inside("echo e2e-console-line > /dev/console")
-        console = _wait(lambda: (text := conn.compute.get_server_console_output(sid, length=20)["output"])
+        console = wait_for(lambda: (text := conn.compute.get_server_console_output(sid, length=20)["output"])
                         and "e2e-console-line" in text and text)
         assert f"{name} login:" in console
 
         conn.compute.delete_server(sid)
         conn.compute.wait_for_delete(conn.compute.get_server(sid), wait=30)
         server = None
-        _wait(lambda: not (local.root / sid).exists())
+        wait_for(lambda: not (local.root / sid).exists())
         assert local.power_state(sid) == PowerState.NOSTATE
         assert local_rootfs.mounts_under(local.root / sid) == []
         assert not any(Path(p).exists() for p in state["cgroups"].values())

@@ -14,13 +14,16 @@ tmpfs, ``<data_dir>/runtime/<uuid>/`` (mounted while any instance exists): ``run
 inside, read-only: init, config drive, keys, busybox), ``dev/`` (its ``/dev``: device nodes, the
 console FIFO) and ``rootfs/`` (the mount point). Instances run in their own session, so they
 outlive Kumo; a new driver finds them again from these files, and ``destroy`` removes all of it,
-even from a half-made instance.
+even from a half-made instance. A serving Kumo keeps a few instance shells ready (``local_pool``): a
+first boot takes one instead of making its namespaces and joining its cgroups on the request path.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
+import logging
 import os
 import re
 import shutil
@@ -34,12 +37,14 @@ from pathlib import Path
 
 from kumo.compute.driver import BlockDevice, DriverError, InstanceSpec, PowerState
 from kumo.compute.drivers import local_host as host
+from kumo.compute.drivers import local_pool as pool
 from kumo.compute.drivers import local_rootfs as rootfs
 from kumo.compute.drivers.local_cgroups import Cgroups
 from kumo.compute.drivers.local_init import SETUP, capdrop_program, fstab, write_cpuinfo, write_run_dir
 
 BOOT_TIMEOUT = 20.0  # seconds for the setup script to report the instance running
 STOP_GRACE = 10.0  # seconds a clean stop may take before the instance is killed
+log = logging.getLogger("kumo.compute")
 _UUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 find_busybox = host.find_busybox  # kumo.backends asks whether this host can run instances
 
@@ -74,6 +79,7 @@ class LocalDriver:
         self._locks: dict[str, threading.RLock] = {}
         self._guard = threading.Lock()
         self._children: dict[str, subprocess.Popen] = {}
+        self._pool: pool.Pool | None = None
         self._remove_orphan_cgroups()
 
     # -- files and state ----------------------------------------------------------------
@@ -208,32 +214,52 @@ class LocalDriver:
         if fresh and mode == "overlay":
             rootfs.premake_mountpoints(inst / "upper", Path(lower))
 
-    def _boot(self, uuid: str, state: dict) -> None:
+    def _boot(self, uuid: str, state: dict, shell: pool.Shell | None = None) -> None:
+        """Start the instance: a cold boot runs ``unshare`` for all its namespaces, which then joins its
+        cgroups; a warm one (``shell`` from the pool, already in its uts, ipc and network namespaces and
+        its cgroups) is sent the rest of the same command."""
         inst = self._dir(uuid)
-        for pid in self.cgroups.pids(state["cgroups"]):  # an init a crash left unrecorded: never two
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if shell is None:
+            for pid in self.cgroups.pids(state["cgroups"]):  # an init a crash left unrecorded: never two
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         netns = inst / "netns"
-        if rootfs.is_mounted(netns):
-            prefix, net = ["nsenter", f"--net={netns}", "--"], []
+        if shell is not None:
+            try:
+                netns.touch()
+                rootfs.mount(f"/proc/{shell.proc.pid}/ns/net", str(netns), None, rootfs.MS_BIND)
+            except OSError as exc:  # the shell died since it was taken: boot cold in its groups
+                log.warning("instance %s: its warm shell is gone (%s); booting cold", uuid, exc)
+                pool.kill(shell)
+                shell = None
+        if shell is not None:
+            prefix, spaces = [], []
+        elif rootfs.is_mounted(netns):
+            prefix, spaces = ["nsenter", f"--net={netns}", "--"], ["--uts", "--ipc"]
         else:
             netns.touch()
-            prefix, net = [], [f"--net={netns}"]
+            prefix, spaces = [], ["--uts", "--ipc", f"--net={netns}"]
         (self._rt(uuid) / "fstab").write_text(fstab(self._rt(uuid)))
         clock, state["boot_clock"] = host.fresh_uptime(state.get("boot_clock"))
-        argv = [*prefix, "unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", *net, *clock,
+        argv = [*prefix, "unshare", "--pid", "--fork", "--mount", *spaces, *clock,
                 "--propagation", "private", "--", self.busybox, "sh", "-c", '. "$0"', str(self.runtime / "setup.sh"),
-                self.busybox, str(inst),
-                str(self._rt(uuid)), state["lower"], state["hostname"], state["mode"], *state["cgroups"].values()]
+                self.busybox, str(inst), str(self._rt(uuid)), state["lower"], state["hostname"], state["mode"],
+                *([] if shell else state["cgroups"].values())]
         host.trim_log(inst / "console.log")
-        log_fd = os.open(inst / "console.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_fd,
-                                    start_new_session=True, close_fds=True)
-        finally:
-            os.close(log_fd)
+        if shell is not None:
+            proc = shell.proc
+            argv[0] = shutil.which("unshare") or "/usr/bin/unshare"  # util-linux's, not busybox's applet
+            pool.send(shell, " ".join(_quote(a) for a in argv)
+                      + f" </dev/null 2>>{_quote(inst / 'console.log')}")
+        else:
+            log_fd = os.open(inst / "console.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_fd,
+                                        start_new_session=True, close_fds=True)
+            finally:
+                os.close(log_fd)
         line = self._read_status(proc)
         if not line.startswith("ok "):
             for pid in self.cgroups.pids(state["cgroups"]):  # a half-booted init, if any
@@ -258,10 +284,10 @@ class LocalDriver:
         self._children[uuid] = proc
 
     @staticmethod
-    def _read_status(proc: subprocess.Popen) -> str:
+    def _read_status(proc: subprocess.Popen, timeout: float = BOOT_TIMEOUT, close: bool = True) -> str:
         fd = proc.stdout.fileno()
         data = b""
-        deadline = time.monotonic() + BOOT_TIMEOUT
+        deadline = time.monotonic() + timeout
         try:
             while b"\n" not in data:
                 left = deadline - time.monotonic()
@@ -272,7 +298,8 @@ class LocalDriver:
                     break
                 data += chunk
         finally:
-            proc.stdout.close()
+            if close:
+                proc.stdout.close()
         return data.decode(errors="replace").split("\n", 1)[0]
 
     def _stop(self, uuid: str, state: dict, grace: float) -> None:
@@ -329,13 +356,79 @@ class LocalDriver:
         with self._lock(spec.uuid):
             inst = self._dir(spec.uuid)
             inst.mkdir(exist_ok=True)
-            state = self._read(spec.uuid) or {"uuid": spec.uuid, "devices": {}}
+            state = self._read(spec.uuid)
+            shell = None
+            if state is None:  # a first boot: a warm shell, if the pool has one
+                state = {"uuid": spec.uuid, "devices": {}}
+                shell = self._adopt(spec.uuid, state)
             if self._pid(state) is not None:
                 return
             self._prepare(spec, state)
             for device in spec.block_devices:
                 self._attach(spec.uuid, state, device)
-            self._boot(spec.uuid, state)
+            self._boot(spec.uuid, state, shell)
+
+    # -- the warm pool (local_pool) -----------------------------------------------------------
+
+    def start_pool(self, size: int) -> None:
+        """Keep ``size`` instance shells ready for first boots (the serving Kumo only, never ``kumo reset``)."""
+        if size > 0 and self._pool is None and self.busybox is not None:
+            self._pool = pool.Pool(self, size)
+            atexit.register(self.stop_pool)  # a kill -9 leaves them to the next start's orphan sweep
+
+    def stop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+            self._pool = None
+
+    def make_shell(self, name: str) -> pool.Shell:
+        # all the host's CPUs until a boot gives it the flavor's (a shell weighs on no CPU more than another)
+        paths = self.cgroups.create(name, os.cpu_count() or 1, pool.RAM_MB)
+        proc = None
+        try:
+            self._ensure_runtime(name)
+            rt = self._rt(name)
+            for sub in ("rootfs", "run", "dev", "dev/pts"):
+                (rt / sub).mkdir(mode=0o755, exist_ok=True)
+            host.make_dev(rt / "dev")
+            proc = pool.start_shell(["unshare", "--uts", "--ipc", "--net", "--", self.busybox, "sh", "-c",
+                                     pool.SHELL, "shell", *paths.values()])
+            shell = pool.Shell(name, proc, paths)
+            line = self._read_status(proc, timeout=pool.READY_TIMEOUT, close=False)
+            if line != "ready":
+                raise DriverError(f"an instance shell did not start: {line or 'no output'}")
+            return shell
+        except BaseException:
+            if proc is not None:
+                pool.kill(pool.Shell(name, proc, paths))
+            self.cgroups.remove(paths)
+            self._release_runtime(name)
+            raise
+
+    def discard_shell(self, shell: pool.Shell) -> None:
+        pool.kill(shell)
+        self.cgroups.remove(shell.cgroups)
+        self._release_runtime(shell.name)
+
+    def _adopt(self, uuid: str, state: dict) -> pool.Shell | None:
+        """Make a warm shell this instance's: its cgroups and runtime dir take the instance's name."""
+        shell = self._pool.take() if self._pool is not None else None
+        if shell is None:
+            return None
+        try:
+            state["cgroups"] = pool.rename_cgroups(shell.cgroups, uuid)
+            os.rename(self._rt(shell.name), self._rt(uuid))
+        except OSError as exc:  # a name taken by what a crash left: boot cold
+            state.pop("cgroups", None)
+            pool.kill(shell)
+            self.cgroups.remove(self.cgroups.paths_for(shell.name))
+            self.cgroups.remove(self.cgroups.paths_for(uuid))  # renamed ones, or a crash's: made anew
+            self._release_runtime(shell.name)
+            log.warning("instance %s: could not take a warm shell (%s); booting cold", uuid, exc)
+            return None
+        self._children[uuid] = shell.proc
+        log.debug("instance %s: boots in warm shell %s", uuid, shell.name)
+        return shell
 
     @_driver_errors
     def destroy(self, uuid: str) -> None:
@@ -627,6 +720,7 @@ class LocalDriver:
 
     def cleanup(self) -> None:
         """Destroy every instance of this data dir and release the image cache (``kumo reset``)."""
+        self.stop_pool()
         for uuid in self.list_instances():
             self.destroy(uuid)
         self._remove_orphan_cgroups()

@@ -1,9 +1,13 @@
-"""cgroup v1 limits for local instances: cpu quota, memory, pids, devices, and the freezer.
+"""cgroup v1 limits for local instances: cpu quota, cpuset, memory, pids, devices, and the freezer.
 
 Each data directory gets one parent group per hierarchy, below the cgroup Kumo itself runs in
 (``<own>/kumo-<hash of the data dir>``), and each instance a child named by its uuid. The paths
 an instance got are recorded in its state file, so a Kumo restarted in another cgroup still
 finds (and removes) them; anything under the parent with no instance directory is an orphan.
+
+The cpuset gives an instance min(vcpus, host CPUs) CPUs, so ``nproc`` (the affinity mask) inside it
+says what ``/proc/cpuinfo`` says; each instance takes the CPUs its siblings use least, so instances
+spread over the host's CPUs.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ import errno
 import hashlib
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
 from kumo.compute.driver import DriverError
 
 ROOT = Path("/sys/fs/cgroup")
-CONTROLLERS = ("cpu", "cpuacct", "memory", "pids", "freezer", "devices")
+CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices")
 CFS_PERIOD_US = 100_000
 PIDS_MAX = 1024
 # what an instance may open: null zero full random urandom tty console(FIFO, not a device) ptmx pts/*
@@ -48,12 +53,16 @@ class Cgroups:
         own = _own_paths()
         self.parents = {c: ROOT / c / own.get(c, "/").lstrip("/") / tag
                         for c in CONTROLLERS if (ROOT / c / "cgroup.procs").exists()}
+        self._cpus_lock = threading.Lock()  # two spawns choosing CPUs at once would pick the same ones
 
     # -- create and limit ------------------------------------------------------------------
 
     def create(self, uuid: str, vcpus: int, ram_mb: int) -> dict[str, str]:
         paths = {}
         for controller, parent in self.parents.items():
+            if controller == "cpuset":
+                with self._cpus_lock:  # a spawn alongside must not find the parent made but still empty
+                    _cpuset_dirs(parent)
             path = parent / uuid
             path.mkdir(parents=True, exist_ok=True)
             paths[controller] = str(path)
@@ -64,8 +73,9 @@ class Cgroups:
         self.set_limits(paths, vcpus, ram_mb)
         return paths
 
-    @staticmethod
-    def set_limits(paths: dict[str, str], vcpus: int, ram_mb: int) -> None:
+    def set_limits(self, paths: dict[str, str], vcpus: int, ram_mb: int) -> None:
+        if "cpuset" in paths:
+            self.set_cpus(Path(paths["cpuset"]), vcpus)
         if "cpu" in paths:
             cpu = Path(paths["cpu"])
             _write(cpu / "cpu.cfs_period_us", str(CFS_PERIOD_US))
@@ -81,6 +91,28 @@ class Cgroups:
                 raise
         if "pids" in paths:
             _write(Path(paths["pids"]) / "pids.max", str(PIDS_MAX))
+
+    def set_cpus(self, group: Path, vcpus: int) -> list[int]:
+        """Give ``group`` min(vcpus, host CPUs) CPUs: those its siblings use least (lowest first on a tie)."""
+        with self._cpus_lock:
+            host = parse_cpus(_read(group.parent / "cpuset.effective_cpus") or _read(group.parent / "cpuset.cpus"))
+            if not host:
+                raise DriverError(f"no CPUs in cpuset {group.parent}")
+            wanted = max(1, min(vcpus, len(host)))
+            current = parse_cpus(_read(group / "cpuset.cpus"))
+            if len(current) == wanted and set(current) <= set(host):  # kept across reboots
+                return current
+            load = dict.fromkeys(host, 0)
+            for sibling in group.parent.iterdir():
+                if sibling.is_dir() and sibling.name != group.name:
+                    for cpu in parse_cpus(_read(sibling / "cpuset.cpus")):
+                        if cpu in load:
+                            load[cpu] += 1
+            chosen = sorted(sorted(host, key=lambda c: (load[c], c))[:wanted])
+            if not _read(group / "cpuset.mems"):
+                _write(group / "cpuset.mems", _read(group.parent / "cpuset.mems"))
+            _write(group / "cpuset.cpus", ",".join(map(str, chosen)))
+            return chosen
 
     @staticmethod
     def allow_device(paths: dict[str, str], kind: str, major: int, minor: int, read_only: bool) -> None:
@@ -208,6 +240,40 @@ class Cgroups:
                 parent.rmdir()
             except OSError:
                 pass
+
+
+def parse_cpus(text: str) -> list[int]:
+    """A cpuset list ("0-2,5") as CPU numbers."""
+    cpus = set()
+    for part in text.strip().split(","):
+        if "-" in part:
+            low, high = part.split("-")
+            cpus.update(range(int(low), int(high) + 1))
+        elif part:
+            cpus.add(int(part))
+    return sorted(cpus)
+
+
+def _cpuset_dirs(parent: Path) -> None:
+    """Make ``parent`` and the cpuset directories above it that do not exist yet, each with its parent's
+    CPUs and memory nodes (a new cpuset starts empty, and a task cannot join an empty one)."""
+    missing = []
+    folder = parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+        for name in ("cpuset.mems", "cpuset.cpus"):
+            if not _read(folder / name):
+                _write(folder / name, _read(folder.parent / name))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 def _write(path: Path, value: str) -> None:

@@ -10,6 +10,7 @@ from kumo.compute.http import (  # noqa: F401
                                quotas,
                                security_groups,
                                server_actions,
+                               server_groups,
                                server_meta,
                                servers,
                                volume_attachments,

@@ -15,7 +15,7 @@ from kumo.compute.policies import policy
 from kumo.errors import BadRequest, KumoError, NotAcceptable
 
 MIN_VERSION = (2, 1)
-MAX_VERSION = (2, 38)
+MAX_VERSION = (2, 69)
 VERSION_HEADERS = ("OpenStack-API-Version", "X-OpenStack-Nova-API-Version")
 _VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 
@@ -57,6 +57,13 @@ def version(call: Call) -> tuple[int, int]:
 
 def at_least(call: Call, minor: int) -> bool:
     return version(call) >= (2, minor)
+
+
+def only_between(call: Call, body: dict, field: str, entity: str, first: int = 1, last: int = 999) -> None:
+    """A body field that exists only in microversions 2.first … 2.last: 400 outside, as Nova's schemas."""
+    if field in body and not (2, first) <= version(call) <= (2, last):
+        raise BadRequest(f"Invalid input for field/attribute {entity}. Value: {field}. Additional properties "
+                         f"are not allowed ('{field}' was unexpected)")
 
 
 class ComputeRouter(Router):
@@ -168,6 +175,32 @@ def body_dict(call: Call, key: str) -> dict:
     if not isinstance(call.body, dict) or not isinstance(call.body.get(key), dict):
         raise BadRequest(f"Invalid input for field/attribute {key}. Value: None. '{key}' is a required property")
     return call.body[key]
+
+
+def time_query(call: Call, name: str) -> datetime | None:
+    """``changes-since`` / ``changes-before``: an ISO 8601 time, naive UTC."""
+    from datetime import UTC
+
+    value = call.query.get(name)
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"Invalid input for query parameters {name}. Value: {value}. "
+                         f"'{value}' is not a 'date-time'") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return when
+
+
+def time_window(call: Call, before_from: int) -> tuple[datetime | None, datetime | None]:
+    """``changes-since`` and, from 2.``before_from``, ``changes-before`` (not before the former)."""
+    since = time_query(call, "changes-since")
+    before = time_query(call, "changes-before") if at_least(call, before_from) else None
+    if since is not None and before is not None and since > before:
+        raise BadRequest("The value of changes-since must be less than or equal to changes-before.")
+    return since, before
 
 
 def int_query(call: Call, name: str, minimum: int = 0) -> int | None:

@@ -6,7 +6,7 @@ from kumo.api import validation as v
 from kumo.api.routing import Call, Reply
 from kumo.compute import flavors
 from kumo.compute.http import render
-from kumo.compute.http.common import int_query, next_link, router
+from kumo.compute.http.common import at_least, int_query, next_link, router
 from kumo.compute.policies import policy
 from kumo.errors import BadRequest, NotFound
 
@@ -25,6 +25,10 @@ CREATE = {"type": "object", "required": ["flavor"], "properties": {"flavor": {
 EXTRA_SPECS = {"type": "object", "required": ["extra_specs"], "properties": {"extra_specs": {
     "type": "object", "patternProperties": {"^[a-zA-Z0-9-_:. ]{1,255}$": {
         "type": ["string", "number", "boolean"], "maxLength": 255}}, "additionalProperties": False}}}
+UPDATE = {"type": "object", "required": ["flavor"], "properties": {"flavor": {
+    "type": "object", "required": ["description"], "additionalProperties": False,
+    "properties": {"description": {"type": ["string", "null"], "maxLength": 65535,
+                                   "pattern": r"^[^\x00-\x1f\x7f]*$"}}}}}
 ACCESS = {"type": "object", "required": ["tenant"], "properties": {"tenant": {"type": "string", "minLength": 1}}}
 
 
@@ -72,6 +76,9 @@ def show_flavor(call: Call):
 def create_flavor(call: Call):
     policy.enforce(call.ctx, "os_compute_api:os-flavor-manage", {})
     body = v.check(call.body, CREATE)["flavor"]
+    if "description" in body and not at_least(call, 55):
+        raise BadRequest("Invalid input for field/attribute flavor. Value: description. Additional properties "
+                         "are not allowed ('description' was unexpected)")
     flavor = flavors.create(call.db, name=body["name"].strip(), ram=int(body["ram"]), vcpus=int(body["vcpus"]),
                             disk=int(body["disk"]), flavor_id=body.get("id"),
                             ephemeral=int(body.get("OS-FLV-EXT-DATA:ephemeral", 0)), swap=int(body.get("swap", 0)),
@@ -80,6 +87,18 @@ def create_flavor(call: Call):
                             description=body.get("description"))
     if not flavor.is_public and call.ctx.project_id:
         flavors.add_access(call.db, flavor, call.ctx.project_id)
+    return {"flavor": render.flavor(call, flavor)}
+
+
+@router.put("/v2.1/flavors/{flavor_id}")
+def update_flavor(call: Call):
+    """2.55: only the description changes."""
+    if not at_least(call, 55):
+        raise NotFound("The resource could not be found.")
+    policy.enforce(call.ctx, "os_compute_api:os-flavor-manage:update", {})
+    body = v.check(call.body, UPDATE)["flavor"]
+    flavor = flavors.get(call.db, call.params["flavor_id"])
+    flavors.set_description(call.db, flavor, body["description"])
     return {"flavor": render.flavor(call, flavor)}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import sqlalchemy as sa
 
@@ -85,9 +86,37 @@ def _usage(call: Call) -> dict:
     return used
 
 
-def _hypervisor(call: Call, detail: bool) -> dict:
+def _uuid(kind: str) -> str:
+    """2.53: this host's hypervisor and services are known by uuid, stable across restarts."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kumo:{kind}:{HOST}"))
+
+
+HYPERVISOR_UUID = _uuid("hypervisor")
+
+
+def _hypervisor_id(call: Call):
+    return HYPERVISOR_UUID if at_least(call, 53) else 1
+
+
+def _with_servers(call: Call) -> bool:
+    value = call.query.get("with_servers")
+    if value is None or not at_least(call, 53):
+        return False
+    if value.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise BadRequest(f"Invalid input for query parameters with_servers. Value: {value}. "
+                         f"'{value}' is not a 'boolean'")
+    return value.lower() in ("true", "1", "yes", "on")
+
+
+def _hypervisor(call: Call, detail: bool, with_servers: bool = False) -> dict:
     info = driver_of(call.cloud).host_info()
-    body = {"id": 1, "hypervisor_hostname": info["hypervisor_hostname"], "state": "up", "status": "enabled"}
+    body = {"id": _hypervisor_id(call), "hypervisor_hostname": info["hypervisor_hostname"], "state": "up",
+            "status": "enabled"}
+    if with_servers:
+        rows = call.db.execute(sa.select(Server.id, Server.name).where(Server.host.is_not(None))
+                               .order_by(Server.created_at, Server.id)).all()
+        if rows:  # Nova leaves the key out when the host has none
+            body["servers"] = [{"uuid": ident, "name": name} for ident, name in rows]
     if not detail:
         return body
     used = _usage(call)
@@ -102,19 +131,28 @@ def _hypervisor(call: Call, detail: bool) -> dict:
         "current_workload": 0, "running_vms": used["count"], "disk_available_least": info["local_gb"] - used["disk"],
         "host_ip": info.get("host_ip", "127.0.0.1"),
         "cpu_info": cpu_info if at_least(call, 28) else json.dumps(cpu_info),
-        "service": {"id": 1, "host": HOST, "disabled_reason": None}})
+        "service": {"id": _service_id(call, 1, "nova-compute"), "host": HOST, "disabled_reason": None}})
     return body
 
 
 def _hypervisors(call: Call, detail: bool) -> dict:
     policy.enforce(call.ctx, "os_compute_api:os-hypervisors", {})
-    found = [_hypervisor(call, detail)]
-    if at_least(call, 33):  # paginated: one hypervisor, id 1
+    found = [_hypervisor(call, detail, _with_servers(call))]
+    pattern = call.query.get("hypervisor_hostname_pattern") if at_least(call, 53) else None
+    if pattern is not None:
+        if "limit" in call.query or "marker" in call.query:
+            raise BadRequest("Paging over hypervisors with the hypervisor_hostname_pattern query parameter is "
+                             "not supported.")
+        found = [h for h in found if pattern.lower() in h["hypervisor_hostname"].lower()]
+        if not found:
+            raise NotFound(f"No hypervisor matching '{pattern}' could be found.")
+    elif at_least(call, 33):  # paginated: one hypervisor
         limit = int_query(call, "limit")
         marker = call.query.get("marker")
-        if marker is not None and marker != "1":
+        ident = str(_hypervisor_id(call))
+        if marker is not None and marker != ident:
             raise BadRequest(f"marker [{marker}] not found")
-        if marker == "1" or limit == 0:
+        if marker == ident or limit == 0:
             found = []
     return {"hypervisors": found}
 
@@ -141,12 +179,22 @@ def hypervisor_statistics(call: Call):
 @router.get("/v2.1/os-hypervisors/{hypervisor_id}")
 def show_hypervisor(call: Call):
     policy.enforce(call.ctx, "os_compute_api:os-hypervisors", {})
-    if call.params["hypervisor_id"] != "1":
-        raise NotFound(f"Hypervisor with ID '{call.params['hypervisor_id']}' could not be found.")
-    return {"hypervisor": _hypervisor(call, True)}
+    asked = call.params["hypervisor_id"]
+    if at_least(call, 53):
+        try:
+            uuid.UUID(asked)
+        except ValueError:
+            raise BadRequest(f"Invalid uuid {asked}") from None
+    if asked != str(_hypervisor_id(call)):
+        raise NotFound(f"Hypervisor with ID '{asked}' could not be found.")
+    return {"hypervisor": _hypervisor(call, True, _with_servers(call))}
 
 
 # -- services -------------------------------------------------------------------------------------
+
+def _service_id(call: Call, number: int, binary: str):
+    return _uuid(binary) if at_least(call, 53) else number
+
 
 @router.get("/v2.1/os-services")
 def list_services(call: Call):
@@ -155,7 +203,7 @@ def list_services(call: Call):
     found = []
     for ident, binary, zone in ((1, "nova-compute", AZ), (2, "nova-scheduler", "internal"),
                                 (3, "nova-conductor", "internal")):
-        service = {"id": ident, "binary": binary, "host": HOST, "zone": zone, "status": "enabled", "state": "up",
+        service = {"id": _service_id(call, ident, binary), "binary": binary, "host": HOST, "zone": zone, "status": "enabled", "state": "up",
                    "updated_at": now, "disabled_reason": None}
         if at_least(call, 11):
             service["forced_down"] = False

@@ -57,7 +57,8 @@ def update_quotas(call: Call):
     project_id = _project(call, "os_compute_api:os-quota-sets:update")
     body = v.check(call.body, UPDATE)["quota_set"]
     force = str(body.pop("force", False)).lower() in ("true", "1", "yes")
-    if at_least(call, 36) and set(body) & set(limits.NETWORK_DEFAULTS):
+    if (at_least(call, 36) and set(body) & set(limits.NETWORK_DEFAULTS)) or (at_least(call, 57) and set(body) & {
+            "injected_files", "injected_file_content_bytes", "injected_file_path_bytes"}):
         raise BadRequest("Invalid input for field/attribute quota_set. Additional properties are not allowed")
     limits.update(call.db, project_id, {k: int(val) for k, val in body.items()}, force=force)
     return {"quota_set": _shown(call, limits.limits(call.db, project_id))}
@@ -84,9 +85,11 @@ def show_limits(call: Call):
         "maxTotalCores": quota["cores"], "maxTotalRAMSize": quota["ram"],
         "maxServerGroups": quota["server_groups"], "maxServerGroupMembers": quota["server_group_members"],
         "totalInstancesUsed": used["instances"], "totalCoresUsed": used["cores"], "totalRAMUsed": used["ram"],
-        "totalServerGroupsUsed": 0}
+        "totalServerGroupsUsed": used["server_groups"]}
     if at_least(call, 39):
         absolute.pop("maxImageMeta")
+    if at_least(call, 57):
+        del absolute["maxPersonality"], absolute["maxPersonalitySize"]
     if not at_least(call, 36):
         absolute.update(maxSecurityGroups=quota["security_groups"], maxSecurityGroupRules=quota["security_group_rules"],
                         maxTotalFloatingIps=quota["floating_ips"], totalSecurityGroupsUsed=0, totalFloatingIpsUsed=0)

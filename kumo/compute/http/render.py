@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from kumo.api.routing import Call
 from kumo.compute import servers
 from kumo.compute.http.common import at_least, isotime, links, usec_time
@@ -55,6 +57,10 @@ def server(call: Call, s: Server, attachments=(), found_addresses: dict | None =
         body["description"] = s.description
     if at_least(call, 26):
         body["tags"] = list(s.tags or [])
+    if at_least(call, 47):
+        body["flavor"] = embedded_flavor(ctx, s.flavor or {})
+    if at_least(call, 63):
+        body["trusted_image_certificates"] = (s.system_metadata or {}).get(servers.TRUSTED_CERTS) or None
     if not detail:
         return body
     body.update({
@@ -82,13 +88,27 @@ def server(call: Call, s: Server, attachments=(), found_addresses: dict | None =
     return body
 
 
+def embedded_flavor(ctx, snapshot: dict) -> dict:
+    """2.47: the flavor as the server was built with it (it outlives the flavor)."""
+    shown = {"vcpus": snapshot.get("vcpus", 0), "ram": snapshot.get("ram", 0), "disk": snapshot.get("disk", 0),
+             "ephemeral": snapshot.get("ephemeral", 0), "swap": snapshot.get("swap", 0),
+             "original_name": snapshot.get("name", "")}
+    if policy.check(ctx, "os_compute_api:os-flavor-extra-specs:index", {}):
+        shown["extra_specs"] = dict(snapshot.get("extra_specs") or {})
+    return shown
+
+
 def flavor(call: Call, f: Flavor, detail: bool = True) -> dict:
     body = {"id": f.id, "name": f.name, "links": links(call, "flavors", f.id)}
+    if at_least(call, 55):
+        body["description"] = f.description
     if not detail:
         return body
     body.update({"ram": f.ram, "vcpus": f.vcpus, "disk": f.disk, "swap": f.swap or "",
                  "OS-FLV-EXT-DATA:ephemeral": f.ephemeral, "OS-FLV-DISABLED:disabled": bool(f.disabled),
                  "os-flavor-access:is_public": bool(f.is_public), "rxtx_factor": f.rxtx_factor})
+    if at_least(call, 61) and policy.check(call.ctx, "os_compute_api:os-flavor-extra-specs:index", {}):
+        body["extra_specs"] = dict(f.extra_specs or {})
     return body
 
 
@@ -110,15 +130,30 @@ def keypair_show(call: Call, k: KeyPair) -> dict:
     return body
 
 
-def instance_action(a: InstanceAction, events: bool | None = None) -> dict:
+def instance_action(a: InstanceAction, events: bool | None = None, updated: bool = False,
+                    hosts: bool | None = None) -> dict:
+    """``events``: None leaves them out, False without tracebacks; ``hosts`` (2.62): None leaves the event's
+    host out, False only its ``hostId``, True also ``host`` (admin). Every event ran on this one host."""
     body = {"action": a.action, "instance_uuid": a.server_id, "request_id": a.request_id, "user_id": a.user_id,
             "project_id": a.project_id, "start_time": usec_time(a.start_time), "message": a.message}
+    if updated:  # 2.58
+        body["updated_at"] = usec_time(a.updated_at)
     if events is not None:
         body["events"] = [{"event": e["event"], "start_time": _iso_text(e["start_time"]),
                            "finish_time": _iso_text(e.get("finish_time")), "result": e.get("result"),
-                           **({"traceback": e.get("traceback")} if events else {})}
+                           **({"traceback": e.get("traceback")} if events else {}),
+                           **_event_host(a, hosts)}
                           for e in (a.events or [])]
     return body
+
+
+def _event_host(a: InstanceAction, hosts: bool | None) -> dict:
+    if hosts is None:
+        return {}
+    shown = {"hostId": hashlib.sha224((a.project_id + servers.HOST).encode()).hexdigest()}
+    if hosts:
+        shown["host"] = servers.HOST
+    return shown
 
 
 def _iso_text(value: str | None) -> str | None:

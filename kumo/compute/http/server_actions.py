@@ -6,17 +6,26 @@ from kumo.api import validation as v
 from kumo.api.routing import Call, Reply
 from kumo.compute import server_actions as actions
 from kumo.compute.http import render
-from kumo.compute.http.common import at_least, find_server, router
-from kumo.compute.http.servers import ACCESS_IP, METADATA, NAME, addresses_of
+from kumo.compute.http.common import at_least, find_server, only_between, router
+from kumo.compute.http.servers import (
+    ACCESS_IP,
+    METADATA,
+    NAME,
+    TRUSTED_CERTS,
+    addresses_of,
+)
 from kumo.compute.policies import policy
-from kumo.errors import BadRequest
+from kumo.errors import BadRequest, NotFound
 
 REBOOT = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}}
 REBUILD = {"type": "object", "required": ["imageRef"], "additionalProperties": False, "properties": {
     "imageRef": {"type": "string"}, "name": NAME, "adminPass": {"type": "string"}, "metadata": METADATA,
     "accessIPv4": ACCESS_IP, "accessIPv6": ACCESS_IP, "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]},
     "preserve_ephemeral": {"type": "boolean"}, "personality": {"type": "array"},
-    "description": {"type": ["string", "null"], "maxLength": 255}}}
+    "description": {"type": ["string", "null"], "maxLength": 255},
+    "key_name": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
+    "user_data": {"type": ["string", "null"], "maxLength": 65535},
+    "trusted_image_certificates": TRUSTED_CERTS}}
 RESIZE = {"type": "object", "required": ["flavorRef"], "properties": {
     "flavorRef": {"type": ["string", "integer"], "minLength": 1}, "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]}}}
 CREATE_IMAGE = {"type": "object", "required": ["name"], "additionalProperties": False, "properties": {
@@ -30,6 +39,10 @@ SIMPLE = {"os-stop": "stop", "os-start": "start", "pause": "pause", "unpause": "
           "resume": "resume", "confirmResize": "confirmResize", "revertResize": "revertResize"}
 
 
+# nova-network era actions, gone from 2.44 (before it Kumo never had them: "no such action")
+REMOVED_244 = ("addFixedIp", "removeFixedIp", "addFloatingIp", "removeFloatingIp")
+
+
 def _args(body: dict, name: str, schema: dict) -> dict:
     return v.check(body[name], schema, name)
 
@@ -40,6 +53,8 @@ def server_action(call: Call):
     if not isinstance(body, dict) or len(body) != 1:
         raise BadRequest("Malformed request body: exactly one action is expected.")
     name = next(iter(body))
+    if name in REMOVED_244 and at_least(call, 44):
+        raise NotFound("The resource could not be found.")
     ctx, db, cloud = call.ctx, call.db, call.cloud
     if name == "createImage":
         args = _args(body, name, CREATE_IMAGE)
@@ -73,15 +88,22 @@ def server_action(call: Call):
         return Reply(None, status=202)
     if name == "rebuild":
         args = _args(body, name, REBUILD)
-        if "description" in args and not at_least(call, 19):
-            raise BadRequest("Invalid input for field/attribute rebuild. Additional properties are not allowed "
-                             "('description' was unexpected)")
+        only_between(call, args, "description", "rebuild", 19)
+        only_between(call, args, "key_name", "rebuild", 54)
+        only_between(call, args, "user_data", "rebuild", 57)
+        only_between(call, args, "personality", "rebuild", last=56)
+        only_between(call, args, "trusted_image_certificates", "rebuild", 63)
         admin_pass = args.get("adminPass") or server.admin_pass or ""
         actions.rebuild(cloud, db, ctx, server, image_ref=args["imageRef"], name=args.get("name"),
                         metadata=args.get("metadata"), admin_pass=admin_pass, access_ipv4=args.get("accessIPv4"),
-                        access_ipv6=args.get("accessIPv6"),
-                        description=args.get("description", ...))
+                        access_ipv6=args.get("accessIPv6"), key_name=args.get("key_name", ...),
+                        user_data=args.get("user_data", ...), description=args.get("description", ...),
+                        trusted_certs=args.get("trusted_image_certificates", ...))
         shown = render.server(call, server, found_addresses=addresses_of(call, server), detail=False)
+        if at_least(call, 54):
+            shown["key_name"] = server.key_name
+        if at_least(call, 57):
+            shown["user_data"] = server.user_data
         shown["adminPass"] = admin_pass
         return Reply({"server": shown}, status=202)
     if name == "resize":

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from kumo.api import validation as v
 from kumo.api.routing import Call, Reply
 from kumo.compute import instance_actions, limits, servers
 from kumo.compute.http import render
-from kumo.compute.http.common import at_least, find_server, router
+from kumo.compute.http.common import (
+    at_least,
+    find_server,
+    int_query,
+    links,
+    router,
+    time_window,
+)
 from kumo.compute.http.servers import METADATA
 from kumo.compute.policies import policy
 from kumo.db import utcnow
@@ -159,7 +168,20 @@ def delete_tag(call: Call):
 @router.get("/v2.1/servers/{server_id}/os-instance-actions")
 def list_instance_actions(call: Call):
     server = find_server(call, "os_compute_api:os-instance-actions:list")
-    return {"instanceActions": [render.instance_action(a) for a in instance_actions.list_(call.db, server.id)]}
+    if not at_least(call, 58):
+        return {"instanceActions": [render.instance_action(a) for a in instance_actions.list_(call.db, server.id)]}
+    limit = int_query(call, "limit")
+    limit = None if limit is None else min(limit, 1000)
+    since, before = time_window(call, 66)
+    found = instance_actions.list_(call.db, server.id, limit=limit, marker=call.query.get("marker"),
+                                   changes_since=since, changes_before=before)
+    body = {"instanceActions": [render.instance_action(a, updated=True) for a in found]}
+    if limit is not None and found and len(found) >= limit:
+        params = [(k, val) for k, val in call.query.multi_items() if k != "marker"]
+        params.append(("marker", found[-1].request_id))
+        href = links(call, f"servers/{server.id}/os-instance-actions", "")[0]["href"].rstrip("/")
+        body["links"] = [{"rel": "next", "href": f"{href}?{urlencode(params)}"}]
+    return body
 
 
 @router.get("/v2.1/servers/{server_id}/os-instance-actions/{request_id}")
@@ -168,4 +190,6 @@ def show_instance_action(call: Call):
     action = instance_actions.get(call.db, server.id, call.params["request_id"])
     with_events = policy.check(call.ctx, "os_compute_api:os-instance-actions:events", {})
     events = True if with_events else (False if at_least(call, 51) else None)
-    return {"instanceAction": render.instance_action(action, events=events)}
+    hosts = with_events if at_least(call, 62) else None
+    return {"instanceAction": render.instance_action(action, events=events, updated=at_least(call, 58),
+                                                     hosts=hosts)}

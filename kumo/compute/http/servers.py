@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 
 from kumo.api import validation as v
 from kumo.api.routing import Call, Reply
@@ -15,7 +14,9 @@ from kumo.compute.http.common import (
     find_server,
     int_query,
     next_link,
+    only_between,
     router,
+    time_window,
 )
 from kumo.compute.policies import policy
 from kumo.errors import BadRequest, Forbidden, NotFound
@@ -29,12 +30,18 @@ UUID = {"type": "string", "pattern": r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA
                                      r"[0-9a-fA-F]{12}$"}
 COUNT = {"type": ["integer", "string"], "pattern": r"^[0-9]*$", "minimum": 1}
 ACCESS_IP = {"type": "string"}
+TAG = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[^,/]*$"}
+TRUSTED_CERTS = {"type": ["array", "null"], "minItems": 1, "maxItems": 50, "uniqueItems": True,
+                 "items": {"type": "string", "minLength": 1}}
 BDM = {"type": "object", "properties": {
     "boot_index": {"type": ["integer", "string", "null"]}, "uuid": {"type": "string"},
     "source_type": {"enum": ["volume", "image", "snapshot", "blank"]},
     "destination_type": {"enum": ["volume", "local"]}, "volume_size": {"type": ["integer", "string", "null"]},
     "delete_on_termination": {"type": ["boolean", "string"]}, "device_name": {"type": ["string", "null"]},
-    "volume_id": {"type": "string"}, "tag": {"type": "string"}}}
+    "volume_id": {"type": "string"}, "tag": {"type": "string"},
+    "volume_type": {"type": ["string", "null"], "maxLength": 255}}}
+HINTS = {"type": "object", "properties": {"group": {"oneOf": [UUID, {
+    "type": "array", "minItems": 1, "maxItems": 1, "items": UUID}]}}}
 CREATE = {"type": "object", "required": ["server"], "properties": {"server": {
     "type": "object", "required": ["name", "flavorRef"], "additionalProperties": False,
     "properties": {
@@ -59,7 +66,9 @@ CREATE = {"type": "object", "required": ["server"], "properties": {"server": {
         "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]},
         "personality": {"type": "array"},
         "description": {"type": ["string", "null"], "maxLength": 255},
-    }}, "os:scheduler_hints": {"type": "object"}, "OS-SCH-HNT:scheduler_hints": {"type": "object"}}}
+        "tags": {"type": "array", "items": TAG, "maxItems": 50},
+        "trusted_image_certificates": TRUSTED_CERTS,
+    }}, "os:scheduler_hints": HINTS, "OS-SCH-HNT:scheduler_hints": HINTS}}
 UPDATE = {"type": "object", "required": ["server"], "properties": {"server": {
     "type": "object", "additionalProperties": False, "properties": {
         "name": NAME, "accessIPv4": ACCESS_IP, "accessIPv6": ACCESS_IP,
@@ -82,14 +91,22 @@ def _count(body: dict, key: str) -> int:
     return number
 
 
+def _group_hint(body: dict) -> str | None:
+    group = (body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}).get("group")
+    return group[0] if isinstance(group, list) else group
+
+
 @router.post("/v2.1/servers")
 def create_server(call: Call):
     body = v.check(call.body, CREATE)["server"]
     ctx = call.ctx
     policy.enforce(ctx, "os_compute_api:servers:create", {"project_id": ctx.project_id})
-    if "description" in body and not at_least(call, 19):
-        raise BadRequest("Invalid input for field/attribute server. Value: description. Additional properties "
-                         "are not allowed ('description' was unexpected)")
+    only_between(call, body, "description", "server", 19)
+    only_between(call, body, "tags", "server", 52)
+    only_between(call, body, "personality", "server", last=56)
+    only_between(call, body, "trusted_image_certificates", "server", 63)
+    for bdm in body.get("block_device_mapping_v2", []):
+        only_between(call, bdm, "volume_type", "block_device_mapping_v2", 67)
     if at_least(call, 37) and "networks" not in body:
         raise BadRequest("Invalid input for field/attribute server. 'networks' is a required property")
     admin_pass = body.get("adminPass") or secrets.token_urlsafe(9)
@@ -101,7 +118,9 @@ def create_server(call: Call):
         min_count=_count(body, "min_count"), max_count=_count(body, "max_count") if "max_count" in body
         else _count(body, "min_count"), availability_zone=body.get("availability_zone"),
         security_groups=body.get("security_groups", []), block_devices=body.get("block_device_mapping_v2", []),
-        config_drive=_bool(body.get("config_drive", False)), description=body.get("description"))
+        config_drive=_bool(body.get("config_drive", False)), description=body.get("description"),
+        tags=list(dict.fromkeys(body.get("tags", []))), multiattach_ok=at_least(call, 60),
+        trusted_certs=body.get("trusted_image_certificates"), group=_group_hint(call.body))
     created, reservation = servers.create(call.cloud, call.db, ctx, request)
     if _bool(body.get("return_reservation_id", False)):
         return Reply({"reservation_id": reservation}, status=202)
@@ -110,19 +129,6 @@ def create_server(call: Call):
              "security_groups": [{"name": g} for g in first.security_groups], "adminPass": admin_pass}
     return Reply({"server": shown}, status=202,
                  headers={"Location": f"{base(call)}/v2.1/servers/{first.id}"})
-
-
-def _changes_since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"Invalid input for query parameters changes-since. Value: {value}. "
-                         f"'{value}' is not a 'date-time'") from None
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
-    return when
 
 
 def _list(call: Call, detail: bool):
@@ -151,9 +157,10 @@ def _list(call: Call, detail: bool):
         raise BadRequest("Invalid status value")
     locked = q.get("locked")
     limit = int_query(call, "limit")
+    since, before = time_window(call, 66)
     query = servers.ListQuery(
         project_id=project_id, name=q.get("name") or q.get("display_name"), status=q.get("status"),
-        image=q.get("image"), flavor=q.get("flavor"), changes_since=_changes_since(q.get("changes-since")),
+        image=q.get("image"), flavor=q.get("flavor"), changes_since=since, changes_before=before,
         ip=q.get("ip"), ip6=q.get("ip6"), reservation_id=q.get("reservation_id"),
         host=q.get("host") if ctx.is_admin else None,
         locked=None if locked is None else locked.lower() in ("true", "1", "yes"),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from kumo.api import validation as v
 from kumo.api.routing import Call, Reply
 from kumo.compute import attachments, servers
-from kumo.compute.http.common import find_server, router
+from kumo.compute.http.common import at_least, find_server, only_between, router
 
 UUID = {"type": "string", "pattern": r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
                                      r"[0-9a-fA-F]{12}$"}
 ATTACH = {"type": "object", "required": ["volumeAttachment"], "properties": {"volumeAttachment": {
     "type": "object", "required": ["volumeId"], "additionalProperties": False, "properties": {
-        "volumeId": UUID, "device": {"type": ["string", "null"], "pattern": "^/dev/[a-zA-Z0-9]+$"}}}}}
+        "volumeId": UUID, "device": {"type": ["string", "null"], "pattern": "^/dev/[a-zA-Z0-9]+$"},
+        "tag": {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[^,/]*$"}}}}}
 
 
 def _shown(row) -> dict:
@@ -34,8 +35,10 @@ def show_attachment(call: Call):
 @router.post("/v2.1/servers/{server_id}/os-volume_attachments")
 def attach_volume(call: Call):
     body = v.check(call.body, ATTACH)["volumeAttachment"]
+    only_between(call, body, "tag", "volumeAttachment", 49)
     server = find_server(call, "os_compute_api:os-volumes-attachments:create", write=True)
-    row = attachments.attach(call.cloud, call.db, call.ctx, server, body["volumeId"], body.get("device"))
+    row = attachments.attach(call.cloud, call.db, call.ctx, server, body["volumeId"], body.get("device"),
+                             multiattach_ok=at_least(call, 60))
     return {"volumeAttachment": _shown(row)}
 
 
