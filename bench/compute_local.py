@@ -1,7 +1,8 @@
 """Local compute driver benchmark: spawn N instances from the busybox image with a pool of threads.
 
 Reports p50/p99 spawn latency, total wall time, memory per instance (the instance's memory cgroup
-usage, and the PSS of its processes plus the ``unshare`` parent outside the cgroup) and destroy time.
+usage, and the PSS of its processes plus the ``unshare`` parent outside the cgroup), destroy time, and the
+driver's own CPU per spawn and per destroy (this process's, not the instances').
 Driver-level (no API): run as root.
 
     .venv/bin/python bench/compute_local.py [--count 100] [--threads 8] [--json]
@@ -110,10 +111,10 @@ def main() -> int:
                 driver.spawn(spec)
                 return time.monotonic() - t0
 
-            start = time.monotonic()
+            start, cpu0 = time.monotonic(), time.process_time()
             with ThreadPoolExecutor(args.threads) as pool:
                 latencies = list(pool.map(spawn, specs))
-            wall = time.monotonic() - start
+            wall, spawn_cpu = time.monotonic() - start, time.process_time() - cpu0
             running = sum(driver.power_state(s.uuid) == PowerState.RUNNING for s in specs)
             time.sleep(0.5)  # let the inits settle before measuring memory
             cgroup_mem, pss = [], []
@@ -130,10 +131,10 @@ def main() -> int:
                 driver.destroy(spec.uuid)
                 return time.monotonic() - t0
 
-            start = time.monotonic()
+            start, cpu0 = time.monotonic(), time.process_time()
             with ThreadPoolExecutor(args.threads) as pool:
                 destroys = list(pool.map(destroy, specs))
-            destroy_wall = time.monotonic() - start
+            destroy_wall, destroy_cpu = time.monotonic() - start, time.process_time() - cpu0
         finally:
             driver.cleanup()
     result = {
@@ -142,10 +143,12 @@ def main() -> int:
         "spawn_p50_ms": round(statistics.median(latencies) * 1000, 1),
         "spawn_p99_ms": round(pct(latencies, 0.99) * 1000, 1),
         "spawn_wall_s": round(wall, 2),
+        "driver_cpu_ms_per_spawn": round(spawn_cpu * 1000 / args.count, 1),  # this process, not the instances
         "memory_cgroup_kib_per_instance": round(statistics.mean(cgroup_mem)),
         "pss_kib_per_instance": round(statistics.mean(pss)),
         "destroy_p50_ms": round(statistics.median(destroys) * 1000, 1),
         "destroy_wall_s": round(destroy_wall, 2),
+        "driver_cpu_ms_per_destroy": round(destroy_cpu * 1000 / args.count, 1),
     }
     if args.json:
         print(json.dumps(result))

@@ -54,6 +54,7 @@ class Cgroups:
         self.parents = {c: ROOT / c / own.get(c, "/").lstrip("/") / tag
                         for c in CONTROLLERS if (ROOT / c / "cgroup.procs").exists()}
         self._cpus_lock = threading.Lock()  # two spawns choosing CPUs at once would pick the same ones
+        self._siblings: dict[str, list[int]] = {}  # the CPUs of each group under the cpuset parent, as last read
 
     # -- create and limit ------------------------------------------------------------------
 
@@ -101,18 +102,31 @@ class Cgroups:
             wanted = max(1, min(vcpus, len(host)))
             current = parse_cpus(_read(group / "cpuset.cpus"))
             if len(current) == wanted and set(current) <= set(host):  # kept across reboots
+                self._siblings[group.name] = current
                 return current
             load = dict.fromkeys(host, 0)
-            for sibling in group.parent.iterdir():
-                if sibling.is_dir() and sibling.name != group.name:
-                    for cpu in parse_cpus(_read(sibling / "cpuset.cpus")):
-                        if cpu in load:
-                            load[cpu] += 1
+            for cpus in self._sibling_cpus(group).values():
+                for cpu in cpus:
+                    if cpu in load:
+                        load[cpu] += 1
             chosen = sorted(sorted(host, key=lambda c: (load[c], c))[:wanted])
             if not _read(group / "cpuset.mems"):
                 _write(group / "cpuset.mems", _read(group.parent / "cpuset.mems"))
             _write(group / "cpuset.cpus", ",".join(map(str, chosen)))
+            self._siblings[group.name] = chosen
             return chosen
+
+    def _sibling_cpus(self, group: Path) -> dict[str, list[int]]:
+        """The CPUs of ``group``'s siblings (with ``_cpus_lock`` held). One directory listing a call: a
+        group's CPUs are read once, when first met, then kept as this object set them (another driver of
+        the same data dir resizing one makes the spread a little less even, never wrong)."""
+        with os.scandir(group.parent) as entries:
+            names = {e.name for e in entries if e.is_dir(follow_symlinks=False)}
+        for gone in self._siblings.keys() - names:
+            del self._siblings[gone]
+        for name in names - self._siblings.keys():
+            self._siblings[name] = parse_cpus(_read(group.parent / name / "cpuset.cpus"))
+        return {name: cpus for name, cpus in self._siblings.items() if name != group.name}
 
     @staticmethod
     def allow_device(paths: dict[str, str], kind: str, major: int, minor: int, read_only: bool) -> None:
@@ -189,9 +203,18 @@ class Cgroups:
         found = set()
         for path in paths.values():
             try:
-                found.update(int(p) for p in (Path(path) / "cgroup.procs").read_text().split())
+                fd = os.open(f"{path}/cgroup.procs", os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                data = b""
+                while chunk := os.read(fd, 65536):
+                    data += chunk
             except OSError:
                 pass
+            finally:
+                os.close(fd)
+            found.update(map(int, data.split()))
         return found
 
     def remove(self, paths: dict[str, str], timeout: float = 5.0) -> None:

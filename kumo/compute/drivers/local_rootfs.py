@@ -70,6 +70,16 @@ def is_mounted(path: Path) -> bool:
     return str(path) in mounts_under(path)
 
 
+def holds_other_fs(path: Path) -> bool:
+    """Whether ``path`` is on another file system than its directory: a mount of a different file
+    system there (the runtime tmpfs, a network namespace's nsfs file). Two stats, where ``is_mounted``
+    reads the whole mount table (hundreds of lines with many instances)."""
+    try:
+        return os.stat(path).st_dev != os.stat(Path(path).parent).st_dev
+    except OSError:
+        return False
+
+
 # -- formats -------------------------------------------------------------------------------
 
 def detect(path: Path) -> str:
