@@ -45,7 +45,8 @@ def get(db: Session, server_id: str, volume_id: str) -> BlockDeviceMapping:
 
 
 def attach(cloud, db: Session, ctx: Context, server: Server, volume_id: str,
-           device: str | None = None, multiattach_ok: bool = False) -> BlockDeviceMapping:
+           device: str | None = None, multiattach_ok: bool = False, tag: str | None = None,
+           delete_on_termination: bool = False) -> BlockDeviceMapping:
     """``multiattach_ok``: the request's microversion is 2.60 or later."""
     from kumo.volume import internal as volumes
 
@@ -68,7 +69,8 @@ def attach(cloud, db: Session, ctx: Context, server: Server, volume_id: str,
     except NotFound:
         raise NotFound(f"Volume {volume_id} could not be found.") from None
     row = BlockDeviceMapping(id=str(uuid.uuid4()), server_id=server.id, volume_id=volume_id,
-                           device=device or _next_device(db, server.id), state="attaching")
+                           device=device or _next_device(db, server.id), state="attaching", tag=tag,
+                           delete_on_termination=delete_on_termination)
     db.add(row)
     instance_actions.record(db, server.id, "attach_volume", ctx.request_id, ctx.project_id or server.project_id,
                             ctx.user_id)
@@ -93,3 +95,19 @@ def detach(cloud, db: Session, ctx: Context, server: Server, volume_id: str) -> 
                             ctx.user_id)
     db.flush()
     servers.submit(cloud, db, server.id)
+
+
+def update(db: Session, ctx: Context, server: Server, volume_id: str, *, new_volume_id: str,
+           changes: dict) -> None:
+    """``PUT os-volume_attachments/{volume_id}``: from 2.85 ``delete_on_termination`` may change; the other
+    fields of the attachment are not mutable. Naming another volume asks for a swap, which this driver cannot
+    do (a volume's device is set up at attach)."""
+    row = get(db, server.id, volume_id)
+    for key, current in (("id", volume_id), ("serverId", server.id), ("device", row.device), ("tag", row.tag)):
+        if key in changes and changes[key] != current:
+            raise BadRequest(f"The {key} property is not mutable")
+    if new_volume_id != volume_id:
+        raise Conflict(f"Swapping volume {volume_id} of instance {server.id} is not supported by this driver.")
+    if "delete_on_termination" in changes:
+        row.delete_on_termination = bool(changes["delete_on_termination"])
+        db.flush()

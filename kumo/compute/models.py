@@ -105,7 +105,17 @@ class BlockDeviceMapping(Base):
     state: Mapped[str] = mapped_column(sa.String(16), default="attaching")  # creating|attaching|attached|detaching
     boot_index: Mapped[int | None]
     delete_on_termination: Mapped[bool] = mapped_column(default=False)
+    tag: Mapped[str | None] = mapped_column(sa.String(60))  # the device tag (2.32/2.49), shown from 2.70
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InterfaceTag(Base):
+    """The device tag of a server's port (boot ``networks[].tag``, interface attach), shown from 2.70."""
+    __tablename__ = "compute_interface_tags"
+    port_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    server_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("compute_servers.id", ondelete="CASCADE"),
+                                           index=True)
+    tag: Mapped[str] = mapped_column(sa.String(60))
 
 
 class InstanceAction(Base):

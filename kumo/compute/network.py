@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kumo.compute import instance_actions
@@ -33,10 +34,30 @@ def allocate(db: Session, ctx: Context, *, server_id: str, project_id: str, requ
     if requested == []:
         requested = "none"
     try:
-        _net.allocate_for_server(db, ctx, server_id=server_id, project_id=project_id, requested=requested,
-                                 security_group_refs=security_groups or ["default"])
+        ports = _net.allocate_for_server(db, ctx, server_id=server_id, project_id=project_id, requested=requested,
+                                         security_group_refs=security_groups or ["default"])
     except NotFound as exc:  # Nova answers a bad port with 400 at create
         raise BadRequest(exc.message) from None
+    if isinstance(requested, list) and len(ports) == len(requested):  # one port per asked-for item, in order
+        for item, port in zip(requested, ports):
+            if isinstance(item, dict) and item.get("tag"):
+                tag_interface(db, server_id, port.id, item["tag"])
+
+
+def tag_interface(db: Session, server_id: str, port_id: str, tag: str | None) -> None:
+    """Remember a port's device tag (boot ``networks[].tag``, attach ``tag``), shown from 2.70."""
+    from kumo.compute.models import InterfaceTag
+
+    db.execute(sa.delete(InterfaceTag).where(InterfaceTag.port_id == port_id))
+    if tag:
+        db.add(InterfaceTag(port_id=port_id, server_id=server_id, tag=tag))
+
+
+def interface_tags(db: Session, server_id: str) -> dict[str, str]:
+    from kumo.compute.models import InterfaceTag
+
+    rows = db.execute(sa.select(InterfaceTag.port_id, InterfaceTag.tag).where(InterfaceTag.server_id == server_id))
+    return {port_id: tag for port_id, tag in rows}
 
 
 def release(db: Session, server) -> None:
@@ -82,7 +103,7 @@ def _check_attachable(server, ctx: Context, action: str) -> None:
 
 
 def attach(db: Session, ctx: Context, server_id: str, *, port_id: str | None = None, net_id: str | None = None,
-           fixed_ip: str | None = None) -> str:
+           fixed_ip: str | None = None, tag: str | None = None) -> str:
     """Bind a port to the server (the user's ``port_id``, or a new port on ``net_id``, or on the one network
     the project has); returns the port's id. Nova's answers: 404 unknown port or network, 409 a port in use,
     a fixed IP taken, the server locked or busy, 400 no network or several to choose from."""
@@ -114,6 +135,7 @@ def attach(db: Session, ctx: Context, server_id: str, *, port_id: str | None = N
     if port_id:
         server.networks = [*server.networks, {"port": port_id}]
     server.updated_at = utcnow()
+    tag_interface(db, server.id, ports[0].id, tag)
     instance_actions.record(db, server.id, "attach_interface", ctx.request_id, ctx.project_id or server.project_id,
                             ctx.user_id)
     db.flush()
@@ -157,6 +179,7 @@ def detach(db: Session, ctx: Context, server, port_id: str) -> None:
         raise NotFound(f"Port {port_id} is not attached")
     passed_in = _passed_in(server)
     _net.release_for_server(db, server.id, preserve=passed_in, only={port_id})
+    tag_interface(db, server.id, port_id, None)
     if port_id in passed_in:
         server.networks = [n for n in server.networks if not (isinstance(n, dict) and n.get("port") == port_id)]
     server.updated_at = utcnow()

@@ -23,6 +23,7 @@ policy = Policy({
     "os_compute_api:servers:show": PROJECT_READER,
     "os_compute_api:servers:show:host_status": admin,
     "os_compute_api:servers:create": PROJECT_MEMBER,
+    "compute:servers:create:requested_destination": admin,  # 2.74: host / hypervisor_hostname at create
     "os_compute_api:servers:update": PROJECT_MEMBER,
     "os_compute_api:servers:delete": PROJECT_MEMBER,
     "os_compute_api:servers:action": PROJECT_MEMBER,
@@ -34,8 +35,10 @@ policy = Policy({
     "os_compute_api:server-tags:index": PROJECT_READER,
     "os_compute_api:server-tags:update": PROJECT_MEMBER,
     "os_compute_api:ips:index": PROJECT_READER,
+    "compute:server:topology:index": PROJECT_READER,  # 2.78
     "os_compute_api:os-instance-actions:list": PROJECT_READER,
     "os_compute_api:os-instance-actions:events": ADMIN_OR_SYSTEM_READER,
+    "os_compute_api:os-instance-actions:events:details": ADMIN_OR_SYSTEM_READER,  # 2.84
     "os_compute_api:os-volumes-attachments:index": PROJECT_READER,
     "os_compute_api:os-attach-interfaces:list": PROJECT_READER,
     "os_compute_api:os-attach-interfaces:show": PROJECT_READER,
@@ -48,6 +51,8 @@ policy = Policy({
     "os_compute_api:os-server-groups:show": PROJECT_READER,
     "os_compute_api:os-volumes-attachments:create": PROJECT_MEMBER,
     "os_compute_api:os-volumes-attachments:delete": PROJECT_MEMBER,
+    "os_compute_api:os-volumes-attachments:update": PROJECT_MEMBER,  # 2.85
+    "os_compute_api:os-volumes-attachments:swap": admin,
     "os_compute_api:os-security-groups:list": PROJECT_READER,
     "os_compute_api:os-flavor-manage": admin,
     "os_compute_api:os-flavor-manage:update": admin,

@@ -76,6 +76,11 @@ def members(db: Session, group_ids: list[str]) -> dict[str, list[str]]:
     return found
 
 
+def of_server(db: Session, server_id: str) -> list[str]:
+    """The group the server is in (2.71 shows it), as a list of at most one id."""
+    return list(db.scalars(sa.select(ServerGroupMember.group_id).where(ServerGroupMember.server_id == server_id)))
+
+
 def delete(db: Session, group: ServerGroup) -> None:
     """Members stay (as servers), out of the group."""
     db.execute(sa.delete(ServerGroupMember).where(ServerGroupMember.group_id == group.id))

@@ -290,7 +290,8 @@ def _map_boot_volume(cloud, db: Session, server: Server, bdm: dict, project_id: 
         raise BadRequest("Block Device Mapping is Invalid: only volumes can be booted from.")
     db.add(BlockDeviceMapping(id=str(uuid.uuid4()), server_id=server.id, volume_id=volume_id, device="/dev/vda",
                             state=state, boot_index=0,
-                            delete_on_termination=bool(bdm.get("delete_on_termination", False))))
+                            delete_on_termination=bool(bdm.get("delete_on_termination", False)),
+                            tag=bdm.get("tag") or None))
     db.flush()
 
 
@@ -339,6 +340,21 @@ class ListQuery:
     sort: list = field(default_factory=list)
     limit: int | None = None
     marker: str | None = None
+    # Nova's other filters (admins', and from 2.83 everyone's): column = value, and regexes matched here
+    exact: dict = field(default_factory=dict)  # user_id, vm_state, task_state, power_state
+    regex: dict = field(default_factory=dict)  # key_name, availability_zone, config_drive, progress, *_at
+
+
+EXACT_FILTERS = {"user_id": Server.user_id, "vm_state": Server.vm_state, "task_state": Server.task_state,
+                 "power_state": Server.power_state}
+REGEX_FILTERS = {"key_name": lambda s: s.key_name, "availability_zone": lambda s: s.availability_zone,
+                 "config_drive": lambda s: s.config_drive, "progress": lambda s: str(s.progress or 0),
+                 "created_at": lambda s: _iso(s.created_at), "launched_at": lambda s: _iso(s.launched_at),
+                 "terminated_at": lambda s: None}
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.strftime("%Y-%m-%dT%H:%M:%S") if when else None
 
 
 def list_(db: Session, q: ListQuery) -> list[Server]:
@@ -372,9 +388,15 @@ def list_(db: Session, q: ListQuery) -> list[Server]:
         query = query.where(Server.host == q.host)
     if q.locked is not None:
         query = query.where(Server.locked.is_(q.locked))
+    for key, value in q.exact.items():
+        if key == "power_state":
+            if not str(value).isdigit():
+                return []
+            value = int(value)
+        query = query.where(EXACT_FILTERS[key] == value)
     marker_error = BadRequest(f"marker [{q.marker}] not found") if q.marker else None
     sort = q.sort or [("created_at", True)]
-    python_side = bool(q.name or q.ip or q.ip6 or q.tags or q.tags_any or q.not_tags or q.not_tags_any)
+    python_side = bool(q.name or q.ip or q.ip6 or q.tags or q.tags_any or q.not_tags or q.not_tags_any or q.regex)
     rows = paginate(db, query, Server, SORT_COLUMNS, sort, None if python_side else q.limit, q.marker,
                     marker_error)
     if not python_side:
@@ -384,6 +406,9 @@ def list_(db: Session, q: ListQuery) -> list[Server]:
     found = []
     for server in rows:
         if q.name and not _search(q.name, server.name):
+            continue
+        if any(REGEX_FILTERS[key](server) is None or not _search(pattern, REGEX_FILTERS[key](server))
+               for key, pattern in q.regex.items()):
             continue
         if q.ip and not any(_search(q.ip, a["addr"]) for a in _addresses(addresses, server, 4)):
             continue

@@ -14,7 +14,7 @@ def test_version_list_and_document(sim):
     versions = root.json()["versions"]
     assert [v["id"] for v in versions] == ["v2.0", "v2.1"]
     v21 = versions[1]
-    assert (v21["min_version"], v21["version"], v21["status"]) == ("2.1", "2.69", "CURRENT")
+    assert (v21["min_version"], v21["version"], v21["status"]) == ("2.1", "2.85", "CURRENT")
     assert v21["links"][0]["href"] == sim.url + "/compute/v2.1/"
     with nova(sim, sim.token()) as client:
         doc = client.get("/")
@@ -27,8 +27,8 @@ def test_version_list_and_document(sim):
     ({}, "2.1"),
     ({"X-OpenStack-Nova-API-Version": "2.2"}, "2.2"),
     ({"OpenStack-API-Version": "compute 2.26"}, "2.26"),
-    ({"OpenStack-API-Version": "compute latest"}, "2.69"),
-    ({"X-OpenStack-Nova-API-Version": "latest"}, "2.69"),
+    ({"OpenStack-API-Version": "compute latest"}, "2.85"),
+    ({"X-OpenStack-Nova-API-Version": "latest"}, "2.85"),
     # the newer header wins over the legacy one
     ({"OpenStack-API-Version": "compute 2.9", "X-OpenStack-Nova-API-Version": "2.3"}, "2.9"),
 ])

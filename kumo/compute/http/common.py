@@ -15,7 +15,7 @@ from kumo.compute.policies import policy
 from kumo.errors import BadRequest, KumoError, NotAcceptable
 
 MIN_VERSION = (2, 1)
-MAX_VERSION = (2, 69)
+MAX_VERSION = (2, 85)
 VERSION_HEADERS = ("OpenStack-API-Version", "X-OpenStack-Nova-API-Version")
 _VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 

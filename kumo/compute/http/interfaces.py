@@ -27,13 +27,23 @@ CREATE_249 = {"type": "object", "additionalProperties": False, "properties": {"i
 @router.get("/v2.1/servers/{server_id}/os-interface")
 def list_interfaces(call: Call):
     server = find_server(call, "os_compute_api:os-attach-interfaces:list")
-    return {"interfaceAttachments": network.interfaces(call.db, server.id)}
+    return {"interfaceAttachments": _tagged(call, server.id, network.interfaces(call.db, server.id))}
+
+
+def _tagged(call: Call, server_id: str, shown: list[dict]) -> list[dict]:
+    """2.70: each interface's device tag (null when it has none)."""
+    if shown and at_least(call, 70):
+        tags = network.interface_tags(call.db, server_id)
+        for interface in shown:
+            interface["tag"] = tags.get(interface["port_id"])
+    return shown
 
 
 @router.get("/v2.1/servers/{server_id}/os-interface/{port_id}")
 def show_interface(call: Call):
     server = find_server(call, "os_compute_api:os-attach-interfaces:show")
-    return {"interfaceAttachment": network.interface(call.db, server.id, call.params["port_id"])}
+    return {"interfaceAttachment": _tagged(call, server.id, [network.interface(call.db, server.id,
+                                                                                call.params["port_id"])])[0]}
 
 
 @router.post("/v2.1/servers/{server_id}/os-interface", write=False)
@@ -56,10 +66,14 @@ def attach_interface(call: Call):
     server = find_server(call, "os_compute_api:os-attach-interfaces:create")
     call.db.rollback()  # end the read transaction: nothing below reads through it
     with call.cloud.db.session() as db:
-        attached = network.attach(db, call.ctx, server.id, port_id=port_id, net_id=net_id, fixed_ip=fixed_ip)
+        attached = network.attach(db, call.ctx, server.id, port_id=port_id, net_id=net_id, fixed_ip=fixed_ip,
+                                  tag=attachment.get("tag"))
     network.attached(call.cloud, server.id, attached)
     with call.cloud.db.session(write=False) as db:
-        return {"interfaceAttachment": network.interface(db, server.id, attached)}
+        shown = network.interface(db, server.id, attached)
+        if at_least(call, 70):
+            shown["tag"] = network.interface_tags(db, server.id).get(attached)
+        return {"interfaceAttachment": shown}
 
 
 @router.delete("/v2.1/servers/{server_id}/os-interface/{port_id}")

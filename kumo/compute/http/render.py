@@ -24,8 +24,9 @@ def addresses(found: dict, detail: bool = False) -> dict:
 
 
 def server(call: Call, s: Server, attachments=(), found_addresses: dict | None = None,
-           detail: bool = True) -> dict:
-    """The full server (show, detail list); ``detail=False`` leaves out what update's view omits."""
+           detail: bool = True, groups: list[str] | None = None) -> dict:
+    """The full server (show, detail list); ``detail=False`` leaves out what update's view omits;
+    ``groups``: the server's group ids, shown from 2.71 (show, update, rebuild — not lists)."""
     ctx = call.ctx
     is_admin = policy.check(ctx, "os_compute_api:extended_server_attributes", {})
     shown_status = servers.status(s)
@@ -61,6 +62,10 @@ def server(call: Call, s: Server, attachments=(), found_addresses: dict | None =
         body["flavor"] = embedded_flavor(ctx, s.flavor or {})
     if at_least(call, 63):
         body["trusted_image_certificates"] = (s.system_metadata or {}).get(servers.TRUSTED_CERTS) or None
+    if at_least(call, 71) and groups is not None:
+        body["server_groups"] = groups
+    if at_least(call, 73):
+        body["locked_reason"] = s.locked_reason if s.locked else None
     if not detail:
         return body
     body.update({
@@ -104,7 +109,7 @@ def flavor(call: Call, f: Flavor, detail: bool = True) -> dict:
         body["description"] = f.description
     if not detail:
         return body
-    body.update({"ram": f.ram, "vcpus": f.vcpus, "disk": f.disk, "swap": f.swap or "",
+    body.update({"ram": f.ram, "vcpus": f.vcpus, "disk": f.disk, "swap": f.swap if at_least(call, 75) else (f.swap or ""),
                  "OS-FLV-EXT-DATA:ephemeral": f.ephemeral, "OS-FLV-DISABLED:disabled": bool(f.disabled),
                  "os-flavor-access:is_public": bool(f.is_public), "rxtx_factor": f.rxtx_factor})
     if at_least(call, 61) and policy.check(call.ctx, "os_compute_api:os-flavor-extra-specs:index", {}):
@@ -131,9 +136,10 @@ def keypair_show(call: Call, k: KeyPair) -> dict:
 
 
 def instance_action(a: InstanceAction, events: bool | None = None, updated: bool = False,
-                    hosts: bool | None = None) -> dict:
+                    hosts: bool | None = None, details: bool = False) -> dict:
     """``events``: None leaves them out, False without tracebacks; ``hosts`` (2.62): None leaves the event's
-    host out, False only its ``hostId``, True also ``host`` (admin). Every event ran on this one host."""
+    host out, False only its ``hostId``, True also ``host`` (admin). Every event ran on this one host.
+    ``details`` (2.84): a failed event's error message."""
     body = {"action": a.action, "instance_uuid": a.server_id, "request_id": a.request_id, "user_id": a.user_id,
             "project_id": a.project_id, "start_time": usec_time(a.start_time), "message": a.message}
     if updated:  # 2.58
@@ -142,6 +148,8 @@ def instance_action(a: InstanceAction, events: bool | None = None, updated: bool
         body["events"] = [{"event": e["event"], "start_time": _iso_text(e["start_time"]),
                            "finish_time": _iso_text(e.get("finish_time")), "result": e.get("result"),
                            **({"traceback": e.get("traceback")} if events else {}),
+                           **({"details": e.get("traceback") if e.get("result") == "Error" else None}
+                              if details else {}),
                            **_event_host(a, hosts)}
                           for e in (a.events or [])]
     return body

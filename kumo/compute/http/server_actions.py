@@ -5,14 +5,13 @@ from __future__ import annotations
 from kumo.api import validation as v
 from kumo.api.routing import Call, Reply
 from kumo.compute import server_actions as actions
-from kumo.compute.http import render
 from kumo.compute.http.common import at_least, find_server, only_between, router
 from kumo.compute.http.servers import (
     ACCESS_IP,
     METADATA,
     NAME,
     TRUSTED_CERTS,
-    addresses_of,
+    shown_after_change,
 )
 from kumo.compute.policies import policy
 from kumo.errors import BadRequest, NotFound
@@ -99,7 +98,8 @@ def server_action(call: Call):
                         access_ipv6=args.get("accessIPv6"), key_name=args.get("key_name", ...),
                         user_data=args.get("user_data", ...), description=args.get("description", ...),
                         trusted_certs=args.get("trusted_image_certificates", ...))
-        shown = render.server(call, server, found_addresses=addresses_of(call, server), detail=False)
+        shown = shown_after_change(call, server)
+        shown.pop("OS-EXT-SRV-ATTR:user_data", None)  # 2.75: rebuild shows it as ``user_data`` (2.57)
         if at_least(call, 54):
             shown["key_name"] = server.key_name
         if at_least(call, 57):
@@ -111,7 +111,8 @@ def server_action(call: Call):
         actions.resize(cloud, db, ctx, server, str(args["flavorRef"]))
         return Reply(None, status=202)
     if name == "lock":
-        args = _args(body, name, LOCK) or {}
+        # the reason exists from 2.73 (a schema'd body); before it the body is not looked at, as Nova's
+        args = (_args(body, name, LOCK) or {}) if at_least(call, 73) else {}
         actions.lock(db, ctx, server, args.get("locked_reason"))
         return Reply(None, status=202)
     if name == "unlock":

@@ -191,5 +191,6 @@ def show_instance_action(call: Call):
     with_events = policy.check(call.ctx, "os_compute_api:os-instance-actions:events", {})
     events = True if with_events else (False if at_least(call, 51) else None)
     hosts = with_events if at_least(call, 62) else None
+    details = at_least(call, 84) and policy.check(call.ctx, "os_compute_api:os-instance-actions:events:details", {})
     return {"instanceAction": render.instance_action(action, events=events, updated=at_least(call, 58),
-                                                     hosts=hosts)}
+                                                     hosts=hosts, details=details)}

@@ -6,7 +6,7 @@ import secrets
 
 from kumo.api import validation as v
 from kumo.api.routing import Call, Reply
-from kumo.compute import network, servers
+from kumo.compute import network, server_groups, servers
 from kumo.compute.http import render
 from kumo.compute.http.common import (
     at_least,
@@ -18,6 +18,7 @@ from kumo.compute.http.common import (
     router,
     time_window,
 )
+from kumo.compute.manager import driver_of
 from kumo.compute.policies import policy
 from kumo.errors import BadRequest, Forbidden, NotFound
 
@@ -68,6 +69,9 @@ CREATE = {"type": "object", "required": ["server"], "properties": {"server": {
         "description": {"type": ["string", "null"], "maxLength": 255},
         "tags": {"type": "array", "items": TAG, "maxItems": 50},
         "trusted_image_certificates": TRUSTED_CERTS,
+        "host": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[a-zA-Z0-9-._]*$"},
+        "hypervisor_hostname": {"type": "string", "minLength": 1, "maxLength": 255,
+                                "pattern": r"^[a-zA-Z0-9-._]*$"},
     }}, "os:scheduler_hints": HINTS, "OS-SCH-HNT:scheduler_hints": HINTS}}
 UPDATE = {"type": "object", "required": ["server"], "properties": {"server": {
     "type": "object", "additionalProperties": False, "properties": {
@@ -107,6 +111,7 @@ def create_server(call: Call):
     only_between(call, body, "trusted_image_certificates", "server", 63)
     for bdm in body.get("block_device_mapping_v2", []):
         only_between(call, bdm, "volume_type", "block_device_mapping_v2", 67)
+    _requested_destination(call, body)
     if at_least(call, 37) and "networks" not in body:
         raise BadRequest("Invalid input for field/attribute server. 'networks' is a required property")
     admin_pass = body.get("adminPass") or secrets.token_urlsafe(9)
@@ -131,9 +136,76 @@ def create_server(call: Call):
                  headers={"Location": f"{base(call)}/v2.1/servers/{first.id}"})
 
 
+def _requested_destination(call: Call, body: dict) -> None:
+    """2.74: an admin may name the host (and node) to build on; with one host, only that one is there."""
+    only_between(call, body, "host", "server", 74)
+    only_between(call, body, "hypervisor_hostname", "server", 74)
+    if "host" not in body and "hypervisor_hostname" not in body:
+        return
+    policy.enforce(call.ctx, "compute:servers:create:requested_destination", {})
+    if body.get("host", servers.HOST) != servers.HOST:
+        raise BadRequest(f"Compute host {body['host']} could not be found.")
+    node = body.get("hypervisor_hostname")
+    if node is not None and node not in (servers.HOST, driver_of(call.cloud).host_info()["hypervisor_hostname"]):
+        raise BadRequest(f"Compute host node {node} could not be found.")
+
+
+def _locked_filter(call: Call) -> bool | None:
+    """2.73: ``locked`` (a strict boolean); before it, ignored as any unknown filter."""
+    value = call.query.get("locked")
+    if value is None or not at_least(call, 73):
+        return None
+    if value.lower() in ("true", "1", "yes", "on", "t", "y"):
+        return True
+    if value.lower() in ("false", "0", "no", "off", "f", "n"):
+        return False
+    raise BadRequest(f"Unrecognized value '{value}', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', "
+                     "'off', 'on', 't', 'true', 'y', 'yes'")
+
+
+# 2.75: the query parameters Nova's server list knows (its filters, sorts, paging); any other is a 400
+LIST_PARAMS = frozenset((
+    "user_id", "project_id", "tenant_id", "launch_index", "image_ref", "image", "kernel_id", "ramdisk_id",
+    "hostname", "key_name", "power_state", "vm_state", "task_state", "host", "node", "flavor", "reservation_id",
+    "launched_at", "terminated_at", "availability_zone", "name", "display_name", "description",
+    "display_description", "locked_by", "uuid", "root_device_name", "config_drive", "access_ip_v4",
+    "access_ip_v6", "auto_disk_config", "progress", "sort_key", "sort_dir", "all_tenants", "soft_deleted",
+    "deleted", "status", "changes-since", "ip", "ip6", "created_at", "block_device_mapping", "services",
+    "metadata", "system_metadata", "info_cache", "security_groups", "pci_devices", "limit", "marker",
+    "tags", "tags-any", "not-tags", "not-tags-any", "changes-before", "locked"))
+# sort keys Nova ignored before 2.75 and refuses from it
+IGNORED_SORT_KEYS = frozenset((
+    "architecture", "cell_name", "cleaned", "default_ephemeral_device", "default_swap_device", "deleted",
+    "deleted_at", "disable_terminate", "ephemeral_gb", "ephemeral_key_uuid", "id", "key_data", "launched_on",
+    "memory_mb", "os_type", "reservation_id", "root_gb", "shutdown_terminate", "user_data", "vcpus", "vm_mode"))
+
+
+def _strict_query(call: Call) -> None:
+    """2.75: unknown query parameters (and the sort keys Nova used to ignore) are refused."""
+    if not at_least(call, 75):
+        return
+    for key, value in call.query.multi_items():
+        if key not in LIST_PARAMS and not key.startswith("_"):
+            raise BadRequest(f"Invalid input for query parameters {key}. Value: {value}. Additional properties "
+                             f"are not allowed ('{key}' was unexpected)")
+        if key == "sort_key" and value in IGNORED_SORT_KEYS:
+            raise BadRequest(f"Invalid input for query parameters sort_key. Value: {value}. '{value}' is not one "
+                             "of the valid sort keys")
+
+
+def _more_filters(call: Call) -> dict:
+    """Nova's filters beyond the few every user has: an admin's, and from 2.83 everyone's."""
+    if not (call.ctx.is_admin or at_least(call, 83)):
+        return {}
+    q = call.query
+    return {"exact": {k: q[k] for k in servers.EXACT_FILTERS if q.get(k)},
+            "regex": {k: q[k] for k in servers.REGEX_FILTERS if q.get(k)}}
+
+
 def _list(call: Call, detail: bool):
     ctx = call.ctx
     policy.enforce(ctx, "os_compute_api:servers:detail" if detail else "os_compute_api:servers:index", {})
+    _strict_query(call)
     q = call.query
     project_id = ctx.project_id
     all_tenants = q.get("all_tenants")
@@ -155,7 +227,6 @@ def _list(call: Call, detail: bool):
         sort.append((key, direction == "desc"))
     if at_least(call, 38) and q.get("status") and servers.states_for_status(q.get("status")) is None:
         raise BadRequest("Invalid status value")
-    locked = q.get("locked")
     limit = int_query(call, "limit")
     since, before = time_window(call, 66)
     query = servers.ListQuery(
@@ -163,12 +234,13 @@ def _list(call: Call, detail: bool):
         image=q.get("image"), flavor=q.get("flavor"), changes_since=since, changes_before=before,
         ip=q.get("ip"), ip6=q.get("ip6"), reservation_id=q.get("reservation_id"),
         host=q.get("host") if ctx.is_admin else None,
-        locked=None if locked is None else locked.lower() in ("true", "1", "yes"),
+        locked=_locked_filter(call),
         tags=[t for t in (q.get("tags") or "").split(",") if t] if at_least(call, 26) else [],
         tags_any=[t for t in (q.get("tags-any") or "").split(",") if t] if at_least(call, 26) else [],
         not_tags=[t for t in (q.get("not-tags") or "").split(",") if t] if at_least(call, 26) else [],
         not_tags_any=[t for t in (q.get("not-tags-any") or "").split(",") if t] if at_least(call, 26) else [],
-        sort=sort, limit=min(limit, 1000) if limit is not None else None, marker=q.get("marker"))
+        sort=sort, limit=min(limit, 1000) if limit is not None else None, marker=q.get("marker"),
+        **_more_filters(call))
     found = servers.list_(call.db, query)
     if detail:
         attached = servers.attachments_of(call.db, [s.id for s in found])
@@ -196,11 +268,16 @@ def list_servers_detail(call: Call):
 def show_server(call: Call):
     server = find_server(call, "os_compute_api:servers:show")
     return {"server": render.server(call, server, servers.attachments(call.db, server.id),
-                                    addresses_of(call, server))}
+                                    addresses_of(call, server), groups=groups_of(call, server))}
 
 
 def addresses_of(call: Call, server) -> dict:
     return network.addresses(call.db, [server.id])[server.id]
+
+
+def groups_of(call: Call, server) -> list[str] | None:
+    """2.71: the server's group (show, update, rebuild)."""
+    return server_groups.of_server(call.db, server.id) if at_least(call, 71) else None
 
 
 @router.put("/v2.1/servers/{server_id}")
@@ -213,7 +290,14 @@ def update_server(call: Call):
     servers.update(call.db, server, name=body.get("name"), access_ipv4=body.get("accessIPv4"),
                    access_ipv6=body.get("accessIPv6"),
                    description=body.get("description", ...))
-    return {"server": render.server(call, server, found_addresses=addresses_of(call, server), detail=False)}
+    return {"server": shown_after_change(call, server)}
+
+
+def shown_after_change(call: Call, server) -> dict:
+    """Update's and rebuild's view: a shorter one, then from 2.75 the same as show's."""
+    full = at_least(call, 75)
+    return render.server(call, server, servers.attachments(call.db, server.id) if full else (),
+                         addresses_of(call, server), detail=full, groups=groups_of(call, server))
 
 
 @router.delete("/v2.1/servers/{server_id}")
@@ -227,6 +311,16 @@ def delete_server(call: Call):
 def list_ips(call: Call):
     server = find_server(call, "os_compute_api:ips:index")
     return {"addresses": render.addresses(addresses_of(call, server))}
+
+
+@router.get("/v2.1/servers/{server_id}/topology")
+def show_topology(call: Call):
+    """2.78: the instance's NUMA topology; Kumo's instances have none (a cpuset, not NUMA cells), as a Nova
+    instance whose flavor asks for no NUMA placement."""
+    if not at_least(call, 78):
+        raise NotFound("The resource could not be found.")
+    find_server(call, "compute:server:topology:index")
+    return {"nodes": [], "pagesize_kb": None}
 
 
 @router.get("/v2.1/servers/{server_id}/ips/{network}")
