@@ -11,8 +11,8 @@ Then, Kumo only (the peer runs no agents, its ports never go ACTIVE), on the loc
 ACTIVE for a port bound to an instance (a network namespace published where the compute driver puts it),
 and security-group rule change → enforced (from the API's reply to the nft rule present in the host
 namespace, and to a TCP connection passing; rule removal to the rule gone and the connection refused), and
-the server CPU of a change the data plane ignores (an unbound port renamed: the API's update and an idle agent
-pass). ``--seed N`` first makes N unbound ports in the default group (bulk creates), to measure at scale.
+the server CPU of a change the data plane ignores (an unbound port renamed: the API's update, and the agent's pass
+if that wakes one — since the agent judges each commit, it does not). ``--seed N`` first makes N unbound ports in the default group (bulk creates), to measure at scale.
 Figures and how to read them: docs/benchmarks.md.
 """
 
@@ -377,7 +377,7 @@ def dataplane(kumo, net: Net, args) -> dict:
 
 def touch_cost(kumo, net: Net, network_id: str, args) -> dict:
     """Server CPU of a change the data plane does not care about (an unbound port renamed): the API's update and
-    the agent's pass it wakes, which finds nothing to do — what an idle pass costs, at this cloud's size."""
+    whatever the agent does about it (a rename wakes no pass now; before, an idle pass at this cloud's size)."""
     port = net.call("POST", "/v2.0/ports", {"port": {"network_id": network_id}}, 201)["port"]
     try:
         time.sleep(0.5)
@@ -392,7 +392,7 @@ def touch_cost(kumo, net: Net, network_id: str, args) -> dict:
         net.call("DELETE", f"/v2.0/ports/{port['id']}", expect=204)
     row = {"n": args.touch_runs, "server_cpu_ms": round(1000 * cpu / args.touch_runs, 2),
            "wall_s": round(wall, 2)}
-    log(f"  unbound port renamed (API update + the agent's idle pass): {row['server_cpu_ms']} ms server CPU each")
+    log(f"  unbound port renamed (API update + any agent work): {row['server_cpu_ms']} ms server CPU each")
     return row
 
 
@@ -459,8 +459,8 @@ def dataplane_table(out: dict) -> str:
             r = dp[key]
             lines.append(f"| {label} | {r['n']} | {fmt(r['p50_ms'])} | {fmt(r['p90_ms'])} | {fmt(r['max_ms'])} |")
         if dp.get("touch"):
-            lines.append(f"| unbound port renamed: server CPU ms per update (API + the agent's pass, which finds "
-                         f"nothing to do) | {dp['touch']['n']} | {fmt(dp['touch']['server_cpu_ms'])} | | |")
+            lines.append(f"| unbound port renamed: server CPU ms per update (API + any agent work: no pass since "
+                         f"commits are judged) | {dp['touch']['n']} | {fmt(dp['touch']['server_cpu_ms'])} | | |")
         if dp.get("timeouts"):
             lines.append(f"\ntimed out after {out.get('dp_timeout')} s (counted as that): {', '.join(dp['timeouts'])}")
     elif out.get("dataplane_skipped"):
@@ -511,7 +511,7 @@ def main(argv=None) -> int:
                         help="data plane: pause between two GETs of a port waiting for ACTIVE (default 2; each GET "
                              "costs the server a few ms of CPU, which the agent's pass then waits for)")
     parser.add_argument("--touch-runs", type=int, default=40,
-                        help="data plane: renames of an unbound port, for the server CPU of an idle pass")
+                        help="data plane: renames of an unbound port, for the server CPU of a change ignored")
     parser.add_argument("--tcp-port", type=int, default=8080)
     parser.add_argument("--dp-timeout", type=float, default=30,
                         help="seconds a data-plane change may take before it counts as timed out")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kumo import quotas
+from kumo.db import after_commit
 from kumo.errors import BadRequest, Conflict
 from kumo.network.models import FloatingIP, Network, Port, Router, SecurityGroup, SecurityGroupRule, Subnet, SubnetPool
 
@@ -58,12 +59,30 @@ _LIMITS = sa.select(quotas.QuotaLimit.project_id, quotas.QuotaLimit.hard_limit).
     quotas.QuotaLimit.project_id.in_([sa.bindparam("project_id"), ""]))
 
 
+# (database, project, resource) → its limit, so that a create does not read it each time. Only this module writes
+# the ``network.*`` limits: an update or reset here empties the cache (and bumps the generation, so that a read
+# begun before it commits is not stored after). Per process, as Kumo serves from one.
+_cache: dict[tuple[str, str, str], int] = {}
+_generation = [0]
+
+
+def _forget() -> None:
+    _generation[0] += 1
+    _cache.clear()
+
+
 def _limit(db: Session, project_id: str, name: str) -> int:
     """As ``quotas.limit``: the project's own limit, else the default one, else Kumo's (unlimited)."""
+    key = (str(db.get_bind().url), project_id, name)
+    value = _cache.get(key)
+    if value is not None:
+        return value
+    generation = _generation[0]
     found = dict(db.connection().execute(_LIMITS, {"resource": _key(name), "project_id": project_id}).all())
-    if project_id in found:
-        return found[project_id]
-    return found.get("", STORE_DEFAULTS[_key(name)])
+    value = found[project_id] if project_id in found else found.get("", STORE_DEFAULTS[_key(name)])
+    if generation == _generation[0] and len(_cache) < 100_000:
+        _cache[key] = value
+    return value
 
 
 def check(db: Session, project_id: str, name: str, adding: int = 1) -> None:
@@ -90,7 +109,11 @@ def update(db: Session, project_id: str, values: dict, check_limit: bool = False
             raise BadRequest(f"Invalid input for operation: Quota limit {value} for {name} must be greater than"
                              f" or equal to its usage {used(db, project_id, name)}.", kind="InvalidQuotaValue")
         quotas.set_limit(db, project_id, _key(name), value)
+    _forget()
+    after_commit(db, _forget)
 
 
 def reset(db: Session, project_id: str) -> None:
     quotas.reset_limits(db, project_id, [_key(name) for name in COUNTED])
+    _forget()
+    after_commit(db, _forget)

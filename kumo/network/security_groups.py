@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kumo.context import Context
+from kumo.db import after_commit
 from kumo.errors import BadRequest, Conflict, NotFound
 from kumo.network.models import DefaultSecurityGroup, Port, SecurityGroup, SecurityGroupRule
 
@@ -56,10 +57,34 @@ def default_group(db: Session, project_id: str) -> SecurityGroup:
     return group
 
 
+# (database, project) → the id of its ``default`` group: a port create does not look it up each time. Filled
+# once the transaction that read or made it commits; dropped when the group is deleted (here, before and after
+# that commit). Per process: another process deleting a default group is not seen (Kumo serves from one).
+_default_ids: dict[tuple[str, str], str] = {}
+
+
+def _cache_key(db: Session, project_id: str) -> tuple[str, str]:
+    return str(db.get_bind().url), project_id
+
+
 def default_group_id(db: Session, project_id: str) -> str:
     """The id of the project's ``default`` group (made on first need), without loading the group."""
+    key = _cache_key(db, project_id)
+    found = _default_ids.get(key)
+    if found is not None:
+        return found
     row = db.get(DefaultSecurityGroup, project_id)
-    return row.security_group_id if row is not None else default_group(db, project_id).id
+    found = row.security_group_id if row is not None else default_group(db, project_id).id
+    if len(_default_ids) > 100_000:
+        _default_ids.clear()
+    after_commit(db, lambda: _default_ids.__setitem__(key, found))
+    return found
+
+
+def _forget_default(db: Session, group: SecurityGroup) -> None:
+    key = _cache_key(db, group.project_id)
+    _default_ids.pop(key, None)
+    after_commit(db, lambda: _default_ids.pop(key, None))
 
 
 def create(db: Session, *, project_id: str, name: str = "", description: str = "", stateful: bool = True,
@@ -98,6 +123,8 @@ def delete(db: Session, ctx: Context, group: SecurityGroup) -> None:
             raise Conflict(f"Security Group {group.id} in use.", kind="SecurityGroupInUse")
     db.execute(sa.delete(SecurityGroupRule).where(SecurityGroupRule.security_group_id == group.id))
     db.execute(sa.delete(DefaultSecurityGroup).where(DefaultSecurityGroup.security_group_id == group.id))
+    if group.is_default:
+        _forget_default(db, group)
     db.delete(group)
     db.flush()
 

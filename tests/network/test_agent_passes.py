@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import uuid
 
+import sqlalchemy as sa
+
 from .plane import NEEDS_ROOT
 
 pytestmark = NEEDS_ROOT
@@ -178,3 +180,63 @@ def test_a_pass_reads_and_applies_only_what_changed(plane, monkeypatch):
     added = [c["add"]["element"] for cmds in calls for c in cmds if "element" in c["add"]]
     assert any(e["name"].startswith("h4-") and e["elem"] == [b.ip] for e in added), added
     assert b.reaches(a.ip) and a.reaches(b.ip)
+
+
+def test_commits_cost_a_pass_only_when_they_matter_here(plane, monkeypatch):
+    """A commit wakes the agent for a whole pass only when it touches what this host serves; an unbound port in
+    a group that a rule here names costs a members refresh (no state read), which still reaches the kernel's
+    set; networks without a port here, unbound ports of other groups and renames cost nothing."""
+    from kumo.network import networks, ports
+    from kumo.network.agent import state, wake
+    from kumo.network.models import IPAllocation, Network, Port
+    net, _ = plane.network("10.85.0.0/24")
+    far, _ = plane.network("10.86.0.0/24")
+    default, lone = plane.default_group(), plane.group("lone")
+    a = plane.instance(net, [default])  # default's rules name default: its members matter here
+    plane.agent.run()
+    verdicts = []
+    wake.register(plane.db, lambda change: verdicts.append(plane.agent.wants(change)))
+    reads, real_read = [], state.read
+    monkeypatch.setattr(state, "read", lambda *args, **kw: reads.append(1) or real_read(*args, **kw))
+
+    def unbound(network_id, groups, name=""):
+        with plane.db.session() as db:
+            return ports.create(db, plane.ctx, db.get(Network, network_id), project_id=plane.project, name=name,
+                                security_groups_ids=groups).id
+
+    with plane.db.session() as db:
+        networks.create(db, project_id=plane.project, name="nothing-here")
+    quiet = unbound(far, [lone])
+    with plane.db.session() as db:
+        ports.update(db, plane.ctx, db.get(Port, quiet), {"name": "renamed"})
+    with plane.db.session() as db:
+        networks.update(db, db.get(Network, net), {"name": "renamed", "description": "served, but only named"})
+    assert not any(verdicts), verdicts
+    assert plane.agent._full is False and plane.agent._refresh is False
+
+    member = unbound(far, [default])  # elsewhere, but a member of a group applied here
+    assert verdicts[-1] and plane.agent._refresh and not plane.agent._full
+    plane.agent.run()
+    assert reads == []  # members only
+    with plane.db.session(write=False) as db:
+        address = db.scalar(sa.select(IPAllocation.ip_address).where(IPAllocation.port_id == member))
+    ruleset = subprocess.run(["ip", "netns", "exec", plane.agent.namespace, "nft", "list", "ruleset"],
+                             capture_output=True, text=True, check=True).stdout
+    assert address in ruleset
+    incremental = _kernel_firewall(plane.agent.namespace)
+    plane.agent._firewall = None
+    plane.agent.members.reset()
+    plane.reconcile()
+    assert _kernel_firewall(plane.agent.namespace) == incremental  # as a whole resync leaves it
+    reads.clear()
+
+    unbound(net, [lone])  # on a network served here: DHCP hosts change
+    assert verdicts[-1] and plane.agent._full
+    plane.agent.run()
+    assert len(reads) == 1
+    plane.delete_port(member)  # its address leaves the set
+    assert verdicts[-1]
+    plane.agent.run()
+    ruleset = subprocess.run(["ip", "netns", "exec", plane.agent.namespace, "nft", "list", "ruleset"],
+                             capture_output=True, text=True, check=True).stdout
+    assert address not in ruleset and a.ip in ruleset

@@ -11,12 +11,19 @@ bound to this host (and their networks and routers); remote-group members come f
 which re-reads only the ports commits touched (``touch``, from ``wake``); the firewall applies only the
 difference from what it applied last, in one nft transaction. The first pass, and any pass after nft
 refused a change, applies the whole ruleset; members are read whole at start and every ``members.RESYNC``.
+
+Most commits cost no pass at all (``wants``, against what the last pass served): a network with no port here,
+an unbound port, a rename. One that only changes the members of a group this host applies (an unbound port
+elsewhere in it) costs a members refresh: those ports read again and the sets' difference applied against the
+last pass's state, without reading the desired state. Commits made while a pass runs are judged again against
+what it found, so none is missed; the periodic tick is always a whole pass.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -53,12 +60,87 @@ class Agent:
         self.trunks = trunks.Trunks(self.data_dir, self.namespace, self.root)  # trunk subports, nested containers
         self.pending = False  # ports wait for their instances: look again soon
         self.ifnames = InterfaceNames()  # ethN inside each instance, stable across attach and detach
+        # what the last pass served, against which a commit's ``wake.Change`` is judged (``wants``)
+        self._lock = threading.Lock()
+        self._full, self._refresh = True, False  # the next ``run``: a whole pass, or remote-group members only
+        self._served: frozenset | None = None  # networks (None: no pass yet)
+        self._own: frozenset = frozenset()  # ports bound here, plugged here, or whose status the agent records
+        self._remote: dict | None = None  # remote group → members, as the last pass applied them
+        self._late: list | None = None  # changes judged while a pass ran (None: no pass running)
+        self._last: tuple | None = None  # (desired, plugged) of the last pass: a members refresh applies against it
 
     # -- one pass ---------------------------------------------------------------------------
 
     def touch(self, port_ids) -> None:
         """Ports a commit changed (``wake``): their remote-group memberships are read again at the next pass."""
-        self.members.touch(port_ids)
+        self.members.touch(getattr(port_ids, "ports", port_ids))
+
+    def wants(self, change) -> bool:
+        """A commit's ``wake.Change``: True when it needs a ``run`` (which then knows what kind of pass)."""
+        self.members.touch(change.ports)
+        with self._lock:
+            if self._late is not None:
+                self._late.append(change)  # judged again against what the running pass finds
+            return self._judge(change)
+
+    def request_full(self) -> None:
+        """The next ``run`` is a whole pass (the periodic tick, start)."""
+        with self._lock:
+            self._full = True
+
+    def _judge(self, change) -> bool:
+        if self._served is None or change.full or self.host in change.hosts or change.networks & self._served \
+                or (change.ports | change.named) & self._own:
+            self._full = True
+            return True
+        if change.ports and (change.unknown_groups or change.groups & self._remote.keys()):
+            self._refresh = True
+            return True
+        return False  # nothing this host serves: a network with no port here, an unbound port, a rename
+
+    def run(self) -> None:
+        """The worker's entry: a whole pass, or only the remote-group members when that is all commits touched
+        (a pass follows if they changed); again while commits made during it turn out to matter."""
+        while True:
+            with self._lock:
+                full, refresh = self._full, self._refresh
+                self._full = self._refresh = False
+                self._late = []
+            try:
+                if full or (refresh and not self._refresh_members()):
+                    self.reconcile()
+            except BaseException:
+                self.request_full()
+                raise
+            finally:
+                with self._lock:
+                    late, self._late = self._late, None
+                    again = [self._judge(c) for c in late]
+            if not any(again):
+                return
+
+    def _refresh_members(self) -> bool:
+        """Re-read the touched ports' memberships and apply what changed in the sets of the groups this host
+        applies, against the last pass's state; False when that cannot be done (a whole pass then)."""
+        last = self._last
+        if self._remote is None or last is None or self._firewall is None or self._sealed:
+            return False
+        taken = self.members.take()
+        if taken[1]:
+            self.members.reset()  # a whole read is due: the pass does it
+            return False
+        with self.db.session(write=False) as db:
+            seen = self.members.read(db, self._remote, taken)
+        if seen == self._remote:
+            return True
+        desired, plugged = last
+        desired.members = seen
+        self._converge_firewall(desired, plugged)
+        if self._firewall is None or self._sealed:
+            return False
+        with self._lock:
+            self._remote = dict(seen)
+        return True
 
     def reconcile(self) -> dict[str, str]:
         """Converge; returns the status of every compute port bound to this host."""
@@ -73,6 +155,7 @@ class Agent:
         self.pending = desired.waiting
         self.ifnames.assign(desired.ports.values())
         plugged: dict[str, str] = {}
+        self._last = None
         if desired.networks:
             plugged = self._converge(desired)
         else:
@@ -86,6 +169,12 @@ class Agent:
                 network_owned[link.port_id] = "ACTIVE" if link.port_id in plugged else "DOWN"
         self._record({**statuses, **network_owned}, desired.statuses)
         self.trunks.record(self.db, desired, self.host, plugged)
+        with self._lock:
+            self._served = frozenset(desired.networks)
+            self._own = frozenset({*desired.ports, *desired.subports(), *desired.bound_ids, *desired.statuses,
+                                   *network_owned})
+            self._remote = dict(desired.members)
+        self._last = (desired, dict(plugged)) if desired.networks else None
         return statuses
 
     def _dhcp_ports(self, desired: state.Desired) -> bool:
