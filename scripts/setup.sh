@@ -36,3 +36,6 @@ fi
 if command -v clang >/dev/null; then  # the eBPF VLAN program for trunk ports, built from its source
     .venv/bin/python -c "from kumo.network.agent import bpf; bpf.object_file(bpf.SOURCE.parent)" >/dev/null
 fi
+if [ "$want" = test ]; then  # Tempest (pinned, its own venv): the interop slices, and the tests that read its schemas
+    .venv/bin/python -c "from pathlib import Path; from interop import install; install.ensure(Path('.interop/venv'))"
+fi
