@@ -112,14 +112,8 @@ def _note(change: Change, obj, dirty: bool) -> None:
         else:
             change.ports.add(port_id)
             change.networks.add(network_id)
-    elif isinstance(obj, models.Network):
-        network_id = state.dict.get("id")
-        if network_id is None:
-            change.full = True
-        else:
-            change.networks.add(network_id)
-    elif isinstance(obj, models.Subnet):
-        network_id = state.dict.get("network_id")
+    elif isinstance(obj, (models.Network, models.Subnet)):
+        network_id = state.dict.get("id" if isinstance(obj, models.Network) else "network_id")
         if network_id is None:
             change.full = True
         else:
