@@ -575,8 +575,6 @@ def main(argv=None) -> int:
         if kumo is not None:
             kumo.close()
         if peer is not None:
-            if peer.started_here and not args.keep_peer:
-                log("stopping the peers (stop-peers.sh)")
             peer.close()
     print(json.dumps(out, indent=1) if args.json else text(out))
     return 0

@@ -221,7 +221,7 @@ class Keystone(Target):
 
     def __init__(self, peer_dir: str, cache: bool = True, keep: bool = False, log=print):
         self.dir = Path(peer_dir).resolve()
-        self.keep = keep
+        self.keep, self.log = keep, log
         self.started_here = False
         port = os.environ.get("KS_PORT", "15000")
         if not _answers(f"http://127.0.0.1:{port}/v3"):
@@ -277,5 +277,6 @@ class Keystone(Target):
 
     def close(self) -> None:
         if self.started_here and not self.keep:
+            self.log("stopping the peers (stop-peers.sh)")
             subprocess.run(["bash", str(PEERS / "stop-peers.sh"), str(self.dir)], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=120)
