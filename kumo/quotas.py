@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from kumo.db import model_base
+from kumo.db import after_commit, model_base
 from kumo.errors import KumoError
 
 Base = model_base("QuotaModel")
@@ -44,9 +44,32 @@ class OverQuota(KumoError):
                          f" (requested {requested}, in use {in_use}, limit {limit}).")
 
 
+# (database, project, resource) → its limit, so that a create does not read it each time. Only ``set_limit`` and
+# ``reset_limits`` change limits: each empties the cache, again once it commits, and bumps the generation so that
+# a read begun before that commit is not stored after it. Per process, as Kumo serves from one.
+_cache: dict[tuple[str, str, str], int] = {}
+_generation = [0]
+
+
+def _forget(db: Session) -> None:
+    def forget():
+        _generation[0] += 1
+        _cache.clear()
+    forget()
+    after_commit(db, forget)
+
+
 def limit(db: Session, project_id: str, resource: str, defaults: dict[str, int]) -> int:
+    key = (str(db.get_bind().url), project_id, resource)
+    value = _cache.get(key)
+    if value is not None:
+        return value
+    generation = _generation[0]
     row = db.get(QuotaLimit, (project_id, resource)) or db.get(QuotaLimit, ("", resource))
-    return row.hard_limit if row else defaults.get(resource, UNLIMITED)
+    value = row.hard_limit if row else defaults.get(resource, UNLIMITED)
+    if generation == _generation[0] and len(_cache) < 100_000:
+        _cache[key] = value
+    return value
 
 
 def _limits(db: Session, project_id: str, resources: list[str], defaults: dict[str, int]) -> dict[str, int]:
@@ -71,6 +94,7 @@ def set_limit(db: Session, project_id: str, resource: str, hard_limit: int) -> N
     else:
         row.hard_limit = hard_limit
     db.flush()
+    _forget(db)
 
 
 def reset_limits(db: Session, project_id: str, resources=None) -> None:
@@ -78,6 +102,7 @@ def reset_limits(db: Session, project_id: str, resources=None) -> None:
     if resources:
         query = query.where(QuotaLimit.resource.in_(list(resources)))
     db.execute(query)
+    _forget(db)
 
 
 def reserve(db: Session, project_id: str, amounts: dict[str, int], defaults: dict[str, int]) -> None:

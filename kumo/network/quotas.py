@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kumo import quotas
-from kumo.db import after_commit
 from kumo.errors import BadRequest, Conflict
 from kumo.network.models import FloatingIP, Network, Port, Router, SecurityGroup, SecurityGroupRule, Subnet, SubnetPool
 
@@ -53,41 +52,9 @@ def projects_with_limits(db: Session) -> list[str]:
         quotas.QuotaLimit.resource.in_(keys), quotas.QuotaLimit.project_id != ""))))
 
 
-# the project's limit and the default one for a resource, in one statement (built once)
-_LIMITS = sa.select(quotas.QuotaLimit.project_id, quotas.QuotaLimit.hard_limit).where(
-    quotas.QuotaLimit.resource == sa.bindparam("resource"),
-    quotas.QuotaLimit.project_id.in_([sa.bindparam("project_id"), ""]))
-
-
-# (database, project, resource) → its limit, so that a create does not read it each time. Only this module writes
-# the ``network.*`` limits: an update or reset here empties the cache (and bumps the generation, so that a read
-# begun before it commits is not stored after). Per process, as Kumo serves from one.
-_cache: dict[tuple[str, str, str], int] = {}
-_generation = [0]
-
-
-def _forget() -> None:
-    _generation[0] += 1
-    _cache.clear()
-
-
-def _limit(db: Session, project_id: str, name: str) -> int:
-    """As ``quotas.limit``: the project's own limit, else the default one, else Kumo's (unlimited)."""
-    key = (str(db.get_bind().url), project_id, name)
-    value = _cache.get(key)
-    if value is not None:
-        return value
-    generation = _generation[0]
-    found = dict(db.connection().execute(_LIMITS, {"resource": _key(name), "project_id": project_id}).all())
-    value = found[project_id] if project_id in found else found.get("", STORE_DEFAULTS[_key(name)])
-    if generation == _generation[0] and len(_cache) < 100_000:
-        _cache[key] = value
-    return value
-
-
 def check(db: Session, project_id: str, name: str, adding: int = 1) -> None:
     """Raise Neutron's 409 ``OverQuota`` when ``adding`` more ``name`` would pass the project's limit."""
-    limit = _limit(db, project_id, name)
+    limit = quotas.limit(db, project_id, _key(name), STORE_DEFAULTS)
     if limit == quotas.UNLIMITED:
         return
     quotas.reserve(db, project_id, {_key(name): 0}, STORE_DEFAULTS)  # takes the project's row lock
@@ -109,11 +76,7 @@ def update(db: Session, project_id: str, values: dict, check_limit: bool = False
             raise BadRequest(f"Invalid input for operation: Quota limit {value} for {name} must be greater than"
                              f" or equal to its usage {used(db, project_id, name)}.", kind="InvalidQuotaValue")
         quotas.set_limit(db, project_id, _key(name), value)
-    _forget()
-    after_commit(db, _forget)
 
 
 def reset(db: Session, project_id: str) -> None:
     quotas.reset_limits(db, project_id, [_key(name) for name in COUNTED])
-    _forget()
-    after_commit(db, _forget)
